@@ -1,0 +1,55 @@
+"""The ``tiller`` command. Heavy libraries are imported inside the commands that need
+them so ``tiller --help`` stays fast."""
+
+from __future__ import annotations
+
+import typer
+
+from app.cli import backtest as _backtest
+from app.cli import data as _data
+from app.cli._common import handle_errors, out
+
+app = typer.Typer(
+    name="tiller",
+    help="Tiller, a trading copilot: agents propose, deterministic risk code disposes.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(_data.app, name="data")
+app.command("backtest")(_backtest.backtest)
+
+
+@app.command()
+@handle_errors
+def demo() -> None:
+    """The offline default job (`make run`): backtest the presets on bundled AAPL data."""
+    from app.cli._common import container
+    from tools.backtest import run_backtest
+    from tools.strategy import preset
+
+    store = container().store
+    frame = store.bars("AAPL", "1d")
+    out.print(
+        f"[bold]Tiller demo[/] — offline, on bundled daily AAPL prices "
+        f"({len(frame):,} bars, {frame.index[0]:%Y-%m-%d} → {frame.index[-1]:%Y-%m-%d}; "
+        "public domain, from bokeh-sampledata)\n"
+    )
+    for name in ("buy-hold", "sma-cross", "rsi-reversion"):
+        result = run_backtest(preset(name), frame, symbol="AAPL", timeframe="1d")
+        _backtest.print_report(result)
+    out.print(
+        "Next: `tiller data list`, `tiller backtest --preset sma-cross --symbol MSFT`, "
+        "`tiller data import PATH` for your own bars."
+    )
+
+
+@app.command()
+def version() -> None:
+    """Print Tiller's version."""
+    from importlib.metadata import version as _v
+
+    out.print(_v("tiller"))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,67 @@
+"""The error taxonomy, organised by how a caller should react.
+
+- ``ConfigError``: the user must change a setting or an input; retrying will not help.
+- ``DataError``: input data is malformed; the message names the file and row.
+- ``NotFoundError``: the thing asked for does not exist (yet); the message says how to get it.
+- ``UnavailableError``: a dependency (network, exchange, service) cannot be reached;
+  retrying later may help.
+- ``StaleDataError``: data exists but is too old to act on.
+- ``ThrottledError``: a rate limit was hit; back off and retry.
+- ``RejectedError``: a venue definitely refused a request; do not retry unchanged.
+- ``AmbiguousOutcomeError``: we do not know whether a request took effect; resolve by
+  querying, never by blindly re-sending.
+"""
+
+from __future__ import annotations
+
+
+class TillerError(Exception):
+    """Base class of every error Tiller raises on purpose."""
+
+    exit_code: int = 1
+
+
+class ConfigError(TillerError):
+    """A setting or argument is invalid; the message says how to fix it."""
+
+    exit_code = 2
+
+
+class DataError(TillerError):
+    """Input data is malformed or inconsistent."""
+
+    exit_code = 3
+
+
+class NotFoundError(TillerError):
+    """A symbol, timeframe, file or record does not exist."""
+
+    exit_code = 4
+
+
+class UnavailableError(TillerError):
+    """A dependency is unreachable (offline, exchange down, service absent)."""
+
+    exit_code = 5
+
+
+class StaleDataError(TillerError):
+    """Data is too old to act on."""
+
+    exit_code = 6
+
+
+class ThrottledError(UnavailableError):
+    """A rate limit was hit."""
+
+
+class RejectedError(TillerError):
+    """A venue definitely refused the request."""
+
+    exit_code = 7
+
+
+class AmbiguousOutcomeError(TillerError):
+    """The outcome of a request is unknown; query before doing anything else."""
+
+    exit_code = 8

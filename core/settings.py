@@ -1,0 +1,100 @@
+"""Settings, read once from the environment (prefix ``TILLER_``) and an optional ``.env``.
+
+Secrets are ``SecretStr`` so they never print in reprs, logs or ``--json`` output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigError
+
+_PLACEHOLDERS = {"changeme", "change-me", "your-key-here", "xxx", "secret", "todo"}
+
+
+def _default_home() -> Path:
+    return Path.home() / ".tiller"
+
+
+class Settings(BaseSettings):
+    """Every knob Tiller has. Construct once (``load_settings``) and pass it down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TILLER_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    home: Path = Field(default_factory=_default_home, description="Root of data and state.")
+    data_dir: Path | None = Field(None, description="Market data store (default HOME/data).")
+    state_dir: Path | None = Field(None, description="Ledger, models, caches (default HOME/state).")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the ledger; default SQLite under state_dir."
+    )
+
+    # Exchanges (ccxt). Empty means "no live exchange access".
+    exchange_id: str = "binance"
+    exchange_api_key: SecretStr | None = None
+    exchange_api_secret: SecretStr | None = None
+    exchange_sandbox: bool = True
+    exchange_timeout_ms: int = Field(10_000, gt=0, le=120_000)
+    exchange_max_retries: int = Field(3, ge=0, le=10)
+
+    # Any OpenAI-compatible endpoint; unset means the offline reasoner.
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str | None = None
+
+    @field_validator("home", "data_dir", "state_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser().resolve() if value is not None else None
+
+    @property
+    def market_data_dir(self) -> Path:
+        return self.data_dir or self.home / "data"
+
+    @property
+    def state_path(self) -> Path:
+        return self.state_dir or self.home / "state"
+
+    @property
+    def ledger_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.state_path / 'ledger.sqlite3'}"
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)
+
+    def check_secrets(self) -> None:
+        """Refuse placeholder secrets outside development."""
+        if self.env == "development":
+            return
+        for name in ("exchange_api_key", "exchange_api_secret", "llm_api_key"):
+            value: SecretStr | None = getattr(self, name)
+            if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:
+                raise ConfigError(
+                    f"TILLER_{name.upper()} holds a placeholder; set the real value or unset it"
+                )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings, turning validation failures into a ``ConfigError`` that names the
+    environment variable to fix (and never echoes a secret's value)."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            problems.append(f"TILLER_{field.upper()}: {err['msg']}")
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None
+    settings.check_secrets()
+    return settings

@@ -1,0 +1,36 @@
+"""Shared fixtures. Tests never touch the user's home: TILLER_HOME points at a tmp dir."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("TILLER_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "tiller-home"
+    monkeypatch.setenv("TILLER_HOME", str(home))
+    for var in ("TILLER_DATA_DIR", "TILLER_STATE_DIR", "TILLER_DATABASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)  # so a developer's .env is not read
+    return home
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data folder {SHARED_DATA} is absent (set TILLER_SHARED_DATA)")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def market_dir(shared_data: Path) -> Path:
+    path = shared_data / "market"
+    if not path.is_dir():
+        pytest.skip(f"{path} is absent")
+    return path

@@ -1,0 +1,154 @@
+"""Backtest results: metrics, equity curve and trade list, JSON-ready."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tools.backtest._kernel import (
+    REASONS,
+    T_DIR,
+    T_ENTRY_IDX,
+    T_ENTRY_PX,
+    T_EXIT_IDX,
+    T_EXIT_PX,
+    T_FEES,
+    T_PNL,
+    T_QTY,
+    T_REASON,
+    equity_stats,
+)
+
+METRIC_KEYS = (
+    "total_return",
+    "annualized_return",
+    "volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "max_drawdown_duration_bars",
+    "max_drawdown_duration_days",
+    "calmar",
+    "n_trades",
+    "win_rate",
+    "exposure",
+    "turnover",
+    "fees_paid",
+)
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    symbol: str
+    timeframe: str
+    strategy: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    bars: int
+    initial_cash: float
+    final_equity: float
+    metrics: dict[str, float | int | None]
+    equity: pd.Series
+    trades: pd.DataFrame
+    assumptions: dict[str, Any]
+
+    def to_json(self, *, include_equity: bool = False) -> dict[str, Any]:
+        trades = [
+            {k: _jsonable(v) for k, v in row.items()} for row in self.trades.to_dict("records")
+        ]
+        out: dict[str, Any] = {
+            "symbol": self.symbol,
+            "timeframe": self.timeframe,
+            "strategy": self.strategy,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "bars": self.bars,
+            "initial_cash": self.initial_cash,
+            "final_equity": self.final_equity,
+            **{k: _jsonable(v) for k, v in self.metrics.items()},
+            "trades": trades,
+            "assumptions": self.assumptions,
+        }
+        if include_equity:
+            out["equity_curve"] = [[t.isoformat(), float(v)] for t, v in self.equity.items()]
+        return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, float | np.floating):
+        return None if not math.isfinite(float(value)) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def trade_table(raw: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
+    entry_idx = raw[:, T_ENTRY_IDX].astype(np.int64)
+    exit_raw = raw[:, T_EXIT_IDX]
+    is_open = np.isnan(exit_raw)
+    exit_idx = np.where(is_open, len(index) - 1, exit_raw).astype(np.int64)
+    exit_time = pd.Series(index[exit_idx], dtype=index.dtype).mask(is_open)
+    entry_value = raw[:, T_QTY] * raw[:, T_ENTRY_PX]
+    return pd.DataFrame(
+        {
+            "entry_time": index[entry_idx],
+            "exit_time": exit_time,
+            "side": np.where(raw[:, T_DIR] > 0, "long", "short"),
+            "quantity": raw[:, T_QTY],
+            "entry_price": raw[:, T_ENTRY_PX],
+            "exit_price": raw[:, T_EXIT_PX],
+            "fees": raw[:, T_FEES],
+            "pnl": raw[:, T_PNL],
+            "return": raw[:, T_PNL] / entry_value,
+            "exit_reason": pd.Series([REASONS[int(r)] for r in raw[:, T_REASON]], dtype=str),
+            "bars_held": exit_idx - entry_idx + 1,
+        }
+    )
+
+
+def compute_metrics(
+    equity: np.ndarray,
+    position: np.ndarray,
+    trades: pd.DataFrame,
+    *,
+    init_cash: float,
+    fees_paid: float,
+    notional: float,
+    periods_per_year: float,
+    bar_days: float,
+) -> dict[str, float | int | None]:
+    """Per-bar returns annualised with ``periods_per_year``; risk-free rate 0."""
+    n = len(equity)
+    mean, std, downside, max_dd, dd_len, exposed = equity_stats(equity, position, init_cash)
+    final = float(equity[-1]) if n else init_cash
+    total_return = final / init_cash - 1.0
+    years = n / periods_per_year
+    if final <= 0:
+        annual = -1.0
+    else:
+        annual = (final / init_cash) ** (1.0 / years) - 1.0 if years > 0 else 0.0
+    closed = trades[trades["exit_reason"] != "open"]
+    win_rate = float((closed["pnl"] > 0).mean()) if len(closed) else None
+    root = math.sqrt(periods_per_year)
+    return {
+        "total_return": total_return,
+        "annualized_return": annual,
+        "volatility": std * root,
+        "sharpe": mean / std * root if std > 0 else None,
+        "sortino": mean / downside * root if downside > 0 else None,
+        "max_drawdown": max_dd,
+        "max_drawdown_duration_bars": int(dd_len),
+        "max_drawdown_duration_days": float(dd_len * bar_days),
+        "calmar": annual / max_dd if max_dd > 0 else None,
+        "n_trades": len(trades),
+        "win_rate": win_rate,
+        "exposure": exposed / n if n else 0.0,
+        "turnover": notional / float(np.mean(equity)) if n and np.mean(equity) > 0 else None,
+        "fees_paid": fees_paid,
+    }

@@ -1,0 +1,275 @@
+"""The local bar store: one Parquet file per (symbol, timeframe).
+
+Why Parquet files rather than a database: bars are append-mostly columnar data read
+whole into NumPy for backtests; Parquet gives that in one vectorised read, compresses
+well, is readable by every data tool a user already has (pandas, polars, DuckDB,
+Spark), and needs no server. Every write goes to a temporary file that is renamed over
+the old one, so a crash mid-write never leaves a half-written store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from core.errors import ConfigError, DataError, NotFoundError
+from core.timeutil import ensure_utc
+from core.types import Symbol, Timeframe
+from tools.market_data._frame import COLUMNS, INDEX, empty_frame, validate_frame
+from tools.market_data._quality import find_gaps, resample
+
+_META_KEY = b"tiller"
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    symbol: Symbol
+    timeframe: Timeframe
+    rows: int
+    first: datetime | None
+    last: datetime | None
+    sources: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "symbol": str(self.symbol),
+            "timeframe": str(self.timeframe),
+            "rows": self.rows,
+            "first": self.first.isoformat() if self.first else None,
+            "last": self.last.isoformat() if self.last else None,
+            "sources": list(self.sources),
+        }
+
+
+@dataclass(frozen=True)
+class WriteReport:
+    symbol: Symbol
+    timeframe: Timeframe
+    added: int
+    updated: int
+    unchanged: int
+    total: int
+    sources: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "symbol": str(self.symbol),
+            "timeframe": str(self.timeframe),
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "total": self.total,
+        }
+
+
+class BarStore:
+    """Point-in-time access to stored bars. Thread-compatible, not process-locked: run one
+    writer at a time (the CLI does)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    # -- paths -------------------------------------------------------------------------
+    def _path(self, symbol: Symbol, timeframe: Timeframe) -> Path:
+        return self.root / "bars" / symbol.slug / f"{timeframe}.parquet"
+
+    def has(self, symbol: str, timeframe: str) -> bool:
+        return self._path(Symbol(symbol), Timeframe(timeframe)).exists()
+
+    # -- reads -------------------------------------------------------------------------
+    def catalog(self) -> list[SeriesInfo]:
+        out = []
+        base = self.root / "bars"
+        if not base.exists():
+            return []
+        for path in sorted(base.glob("*/*.parquet")):
+            symbol = Symbol.from_slug(path.parent.name)
+            timeframe = Timeframe(path.stem)
+            pf = pq.ParquetFile(path)
+            meta = _read_meta(pf.schema_arrow)
+            rows = pf.metadata.num_rows
+            first = last = None
+            if rows:
+                times = pq.read_table(path, columns=[INDEX]).column(INDEX).to_pandas()
+                first, last = times.iloc[0].to_pydatetime(), times.iloc[-1].to_pydatetime()
+            out.append(
+                SeriesInfo(symbol, timeframe, rows, first, last, tuple(meta.get("sources", [])))
+            )
+        return out
+
+    def timeframes(self, symbol: str) -> list[Timeframe]:
+        folder = self.root / "bars" / Symbol(symbol).slug
+        tfs = [Timeframe(p.stem) for p in folder.glob("*.parquet")] if folder.exists() else []
+        return sorted(tfs, key=lambda t: t.seconds)
+
+    def read(self, symbol: str, timeframe: str) -> pd.DataFrame:
+        """Every stored bar of one series (no point-in-time cut; see ``bars``)."""
+        sym, tf = Symbol(symbol), Timeframe(timeframe)
+        path = self._path(sym, tf)
+        if not path.exists():
+            raise NotFoundError(self._missing_message(sym, tf))
+        frame = pq.read_table(path).to_pandas()
+        frame.index = pd.DatetimeIndex(frame.index).tz_convert("UTC").as_unit("ns")
+        return frame.loc[:, list(COLUMNS)]
+
+    def bars(
+        self,
+        symbol: str,
+        timeframe: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        as_of: datetime | None = None,
+    ) -> pd.DataFrame:
+        """Bars whose open time lies in [start, end] and that had *closed* by ``as_of``.
+
+        A bar opening at t closes at t + timeframe; it is returned only if that is
+        <= ``as_of``. If the timeframe is not stored but a finer one that divides it is,
+        the finer bars are resampled (after the point-in-time cut, so a partial
+        higher-timeframe bar is never formed from the future).
+        """
+        sym, tf = Symbol(symbol), Timeframe(timeframe)
+        if self._path(sym, tf).exists():
+            frame = self.read(sym, tf)
+            source_tf = tf
+        else:
+            source_tf = self._finer_source(sym, tf)
+            frame = self.read(sym, source_tf)
+        if as_of is not None:
+            cutoff = pd.Timestamp(ensure_utc(as_of)) - pd.Timedelta(seconds=source_tf.seconds)
+            frame = frame.loc[frame.index <= cutoff]
+        if source_tf != tf:
+            frame = resample(frame, source_tf, tf)
+        if start is not None:
+            frame = frame.loc[frame.index >= pd.Timestamp(ensure_utc(start))]
+        if end is not None:
+            frame = frame.loc[frame.index <= pd.Timestamp(ensure_utc(end))]
+        return frame
+
+    def _finer_source(self, sym: Symbol, tf: Timeframe) -> Timeframe:
+        options = [t for t in self.timeframes(sym) if t.seconds < tf.seconds]
+        options = [t for t in options if tf.seconds % t.seconds == 0]
+        if not options:
+            raise NotFoundError(self._missing_message(sym, tf))
+        return max(options, key=lambda t: t.seconds)
+
+    def _missing_message(self, sym: Symbol, tf: Timeframe) -> str:
+        have = self.timeframes(sym)
+        if have:
+            return (
+                f"no {tf} bars for {sym} (stored: {', '.join(have)}); fetch or import {tf} "
+                "bars, or pick a stored timeframe"
+            )
+        known = sorted({str(i.symbol) for i in self.catalog()})
+        hint = f" Known symbols: {', '.join(known)}." if known else ""
+        return (
+            f"no data for {sym}.{hint} Import a file with `tiller data import PATH` "
+            f"or fetch it with `tiller data fetch binance {sym} {tf}`."
+        )
+
+    def gaps(self, symbol: str, timeframe: str) -> pd.DataFrame:
+        sym, tf = Symbol(symbol), Timeframe(timeframe)
+        return find_gaps(self.read(sym, tf).index, tf, weekdays_only=not sym.is_pair)
+
+    # -- writes ------------------------------------------------------------------------
+    def write(
+        self,
+        symbol: str,
+        timeframe: str,
+        frame: pd.DataFrame,
+        *,
+        source: str,
+        replace_conflicts: bool = True,
+    ) -> WriteReport:
+        """Merge ``frame`` into the stored series, atomically.
+
+        Bars at new times are added. A bar at a stored time with different values is
+        updated (``replace_conflicts``) or refused with a ``DataError`` naming the first
+        clash. Validation runs on the merged result before anything is written.
+        """
+        sym, tf = Symbol(symbol), Timeframe(timeframe)
+        new = validate_frame(frame, source=source, row_offset=0)
+        path = self._path(sym, tf)
+        old = self.read(sym, tf) if path.exists() else empty_frame()
+        meta = _read_meta(pq.read_schema(path)) if path.exists() else {}
+        common = new.index.intersection(old.index)
+        changed = old.loc[common].ne(new.loc[common]).any(axis=1)
+        n_updated = int(changed.sum())
+        if n_updated and not replace_conflicts:
+            when = changed[changed].index[0]
+            raise DataError(
+                f"{source}: the bar at {when.isoformat()} differs from the stored one for "
+                f"{sym} {tf}; import without --keep-stored to overwrite the stored bars"
+            )
+        merged = pd.concat([old.loc[old.index.difference(new.index)], new]).sort_index()
+        merged.index.name = INDEX
+        sources = list(meta.get("sources", []))
+        if source not in sources:
+            sources.append(source)
+        self._atomic_write(path, merged, {"symbol": sym, "timeframe": tf, "sources": sources})
+        return WriteReport(
+            sym,
+            tf,
+            added=len(new) - len(common),
+            updated=n_updated,
+            unchanged=len(common) - n_updated,
+            total=len(merged),
+            sources=tuple(sources),
+        )
+
+    def delete(self, symbol: str, timeframe: str) -> None:
+        path = self._path(Symbol(symbol), Timeframe(timeframe))
+        if not path.exists():
+            raise NotFoundError(f"nothing stored for {symbol} {timeframe}")
+        path.unlink()
+
+    def _atomic_write(self, path: Path, frame: pd.DataFrame, meta: dict[str, object]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pandas(frame, preserve_index=True)
+        schema_meta = dict(table.schema.metadata or {})
+        schema_meta[_META_KEY] = json.dumps(meta, default=str).encode()
+        table = table.replace_schema_metadata(schema_meta)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            pq.write_table(table, tmp, compression="zstd")
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def _read_meta(schema: pa.Schema) -> dict[str, Any]:
+    raw = (schema.metadata or {}).get(_META_KEY)
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def open_store(root: Path) -> BarStore:
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise ConfigError(
+            f"market data directory {root} is a file; set TILLER_DATA_DIR to a folder"
+        )
+    return BarStore(root)
+
+
+def as_arrays(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Contiguous float64 columns for numeric kernels."""
+    return {c: np.ascontiguousarray(frame[c].to_numpy(dtype="float64")) for c in COLUMNS}
