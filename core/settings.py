@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     exchange_sandbox: bool = True
     exchange_timeout_ms: int = Field(10_000, gt=0, le=120_000)
     exchange_max_retries: int = Field(3, ge=0, le=10)
+    exchange_api_urls: dict[str, str] | None = Field(
+        None,
+        description="JSON object replacing entries of ccxt's urls['api'] for exchange_id "
+        "(a proxy, a regional endpoint, a local test server).",
+    )
 
     # Any OpenAI-compatible endpoint; unset means the offline reasoner.
     llm_base_url: str | None = None

@@ -111,3 +111,27 @@ def test_console_script_starts_quickly_without_heavy_imports() -> None:
 def test_help_works(args: list[str]) -> None:
     code, out, _ = invoke(*args)
     assert code == 0 and "Usage" in out
+
+
+def test_data_fetch_through_a_local_exchange_server_then_resume(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.fakes.binance_server import FakeBinance
+
+    now = datetime.now(UTC)
+    with FakeBinance(now=now) as fake:
+        monkeypatch.setenv("TILLER_EXCHANGE_API_URLS", json.dumps(fake.api_overrides()))
+        since = (now - timedelta(days=3)).strftime("%Y-%m-%d")
+        code, out, err = invoke(
+            "data", "fetch", "binance", "BTC/USDT", "1h", "--since", since, "--json"
+        )
+        assert code == 0, err
+        first = json.loads(out)
+        assert first["added"] >= 48
+        code, out, _ = invoke("data", "fetch", "binance", "BTC/USDT", "1h", "--json")
+        assert code == 0
+        assert json.loads(out)["added"] <= 1  # resumed from the last stored bar
+    code, out, _ = invoke("data", "show", "BTC/USDT", "4h", "--tail", "2", "--json")
+    assert code == 0 and len(json.loads(out)) == 2

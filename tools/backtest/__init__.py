@@ -2,5 +2,14 @@
 
 from tools.backtest._result import METRIC_KEYS, BacktestResult
 from tools.backtest._runner import periods_per_year, run_arrays, run_backtest
+from tools.backtest._sweep import sweep, with_overrides
 
-__all__ = ["METRIC_KEYS", "BacktestResult", "periods_per_year", "run_arrays", "run_backtest"]
+__all__ = [
+    "METRIC_KEYS",
+    "BacktestResult",
+    "periods_per_year",
+    "run_arrays",
+    "run_backtest",
+    "sweep",
+    "with_overrides",
+]

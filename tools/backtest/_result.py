@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from tools.backtest._kernel import (
+    REASON_OPEN,
     REASONS,
     T_DIR,
     T_ENTRY_IDX,
@@ -20,8 +21,9 @@ from tools.backtest._kernel import (
     T_PNL,
     T_QTY,
     T_REASON,
-    equity_stats,
 )
+
+SIDES = ("long", "short")
 
 METRIC_KEYS = (
     "total_return",
@@ -99,33 +101,39 @@ def trade_table(raw: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
         {
             "entry_time": index[entry_idx],
             "exit_time": exit_time,
-            "side": np.where(raw[:, T_DIR] > 0, "long", "short"),
+            "side": pd.Categorical.from_codes((raw[:, T_DIR] < 0).astype(np.int8), SIDES),
             "quantity": raw[:, T_QTY],
             "entry_price": raw[:, T_ENTRY_PX],
             "exit_price": raw[:, T_EXIT_PX],
             "fees": raw[:, T_FEES],
             "pnl": raw[:, T_PNL],
             "return": raw[:, T_PNL] / entry_value,
-            "exit_reason": pd.Series([REASONS[int(r)] for r in raw[:, T_REASON]], dtype=str),
+            "exit_reason": pd.Categorical.from_codes(raw[:, T_REASON].astype(np.int64), REASONS),
             "bars_held": exit_idx - entry_idx + 1,
         }
     )
 
 
+@dataclass(frozen=True)
+class SimResult:
+    """What the kernel produced: the equity curve (marked at each close), the raw trade
+    table (see ``trade_table``), costs, and the equity statistics of the same pass."""
+
+    equity: np.ndarray
+    trades: np.ndarray
+    fees_paid: float
+    notional: float
+    stats: tuple[float, float, float, float, int, int]
+
+
 def compute_metrics(
-    equity: np.ndarray,
-    position: np.ndarray,
-    trades: pd.DataFrame,
-    *,
-    init_cash: float,
-    fees_paid: float,
-    notional: float,
-    periods_per_year: float,
-    bar_days: float,
+    sim: SimResult, *, init_cash: float, periods_per_year: float, bar_days: float
 ) -> dict[str, float | int | None]:
     """Per-bar returns annualised with ``periods_per_year``; risk-free rate 0."""
+    equity, raw_trades = sim.equity, sim.trades
+    fees_paid, notional = sim.fees_paid, sim.notional
     n = len(equity)
-    mean, std, downside, max_dd, dd_len, exposed = equity_stats(equity, position, init_cash)
+    mean, std, downside, max_dd, dd_len, exposed = sim.stats
     final = float(equity[-1]) if n else init_cash
     total_return = final / init_cash - 1.0
     years = n / periods_per_year
@@ -133,8 +141,9 @@ def compute_metrics(
         annual = -1.0
     else:
         annual = (final / init_cash) ** (1.0 / years) - 1.0 if years > 0 else 0.0
-    closed = trades[trades["exit_reason"] != "open"]
-    win_rate = float((closed["pnl"] > 0).mean()) if len(closed) else None
+    closed_pnl = raw_trades[:, T_PNL][raw_trades[:, T_REASON] != REASON_OPEN]
+    win_rate = float(np.mean(closed_pnl > 0)) if len(closed_pnl) else None
+    mean_equity = float(np.mean(equity)) if n else 0.0
     root = math.sqrt(periods_per_year)
     return {
         "total_return": total_return,
@@ -146,9 +155,9 @@ def compute_metrics(
         "max_drawdown_duration_bars": int(dd_len),
         "max_drawdown_duration_days": float(dd_len * bar_days),
         "calmar": annual / max_dd if max_dd > 0 else None,
-        "n_trades": len(trades),
+        "n_trades": len(raw_trades),
         "win_rate": win_rate,
         "exposure": exposed / n if n else 0.0,
-        "turnover": notional / float(np.mean(equity)) if n and np.mean(equity) > 0 else None,
+        "turnover": notional / mean_equity if mean_equity > 0 else None,
         "fees_paid": fees_paid,
     }

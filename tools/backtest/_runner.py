@@ -10,8 +10,8 @@ import pandas as pd
 
 from core.errors import DataError
 from core.types import Symbol, Timeframe
-from tools.backtest._kernel import simulate
-from tools.backtest._result import BacktestResult, compute_metrics, trade_table
+from tools.backtest._kernel import N_TRADE_COLS, simulate
+from tools.backtest._result import BacktestResult, SimResult, compute_metrics, trade_table
 from tools.indicators import realised_vol
 from tools.strategy import StrategySpec, signals
 from tools.strategy._spec import VolatilityTarget
@@ -34,7 +34,7 @@ def position_sizes(spec: StrategySpec, close: np.ndarray, ppy: float) -> np.ndar
         with np.errstate(divide="ignore", invalid="ignore"):
             frac = np.minimum(sizing.target_vol / vol, sizing.max_fraction)
         return np.where(np.isfinite(frac), frac, 0.0)
-    return np.full(close.shape[0], sizing.fraction)
+    return np.array([sizing.fraction])
 
 
 def run_arrays(
@@ -42,22 +42,35 @@ def run_arrays(
     bars: Mapping[str, np.ndarray],
     sig: Mapping[str, np.ndarray],
     ppy: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
-    """The numeric core on plain arrays: (equity, position, trades, fees, notional)."""
+) -> SimResult:
+    """The numeric core on plain arrays."""
     close = bars["close"]
+    n = close.shape[0]
+    # The kernel is compiled without bounds checks: check every length here instead.
+    for name in ("open", "high", "low"):
+        if bars[name].shape != (n,):
+            raise ValueError(f"bars[{name!r}] has shape {bars[name].shape}, expected ({n},)")
+    for name in ("entry", "exit", "short_entry", "short_exit"):
+        if sig[name].shape != (n,) or sig[name].dtype != np.bool_:
+            raise ValueError(f"signal {name!r} must be a bool array of length {n}")
     size = position_sizes(spec, close, ppy)
     off = np.nan
     max_trades = int(np.count_nonzero(sig["entry"]) + np.count_nonzero(sig["short_entry"])) + 1
-    equity, position, trades, _, fees, notional = simulate(
+    # Allocated here, not in the kernel: see tools.indicators for why.
+    equity = np.empty(n)
+    trades = np.full((max_trades, N_TRADE_COLS), np.nan)
+    never = np.zeros(0, dtype=np.bool_)
+    sig = {k: v if v.any() else never for k, v in sig.items()}  # skip unused arrays
+    n_trades, fees, notional, stats = simulate(
         bars["open"], bars["high"], bars["low"], close,
         sig["entry"], sig["exit"], sig["short_entry"], sig["short_exit"], size,
         spec.fee_rate, spec.slippage,
         spec.stop_loss if spec.stop_loss is not None else off,
         spec.take_profit if spec.take_profit is not None else off,
         spec.trailing_stop if spec.trailing_stop is not None else off,
-        float(spec.initial_cash), max_trades,
+        float(spec.initial_cash), equity, trades,
     )  # fmt: skip
-    return equity, position, trades, fees, notional
+    return SimResult(equity, trades[:n_trades], fees, notional, stats)
 
 
 def run_backtest(
@@ -77,13 +90,14 @@ def run_backtest(
     bars = {c: np.ascontiguousarray(frame[c].to_numpy(dtype="float64")) for c in frame.columns}
     ppy = periods_per_year(symbol, timeframe)
     sig = signals(spec, bars)
-    equity, position, raw, fees, notional = run_arrays(spec, bars, sig, ppy)
+    sim = run_arrays(spec, bars, sig, ppy)
+    equity = sim.equity
     index = pd.DatetimeIndex(frame.index)
-    trades = trade_table(raw, index)
+    trades = trade_table(sim.trades, index)
     init = float(spec.initial_cash)
     metrics = compute_metrics(
-        equity, position, trades, init_cash=init, fees_paid=fees, notional=notional,
-        periods_per_year=ppy, bar_days=Timeframe(timeframe).seconds / 86400,
+        sim, init_cash=init, periods_per_year=ppy,
+        bar_days=Timeframe(timeframe).seconds / 86400,
     )  # fmt: skip
     return BacktestResult(
         symbol=str(symbol),

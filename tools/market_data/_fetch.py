@@ -101,6 +101,7 @@ def make_exchange(
         timeout_ms = settings.exchange_timeout_ms
         if settings.exchange_id.strip().lower() == name:
             config.update(_credentials(settings))
+            api_overrides = {**(settings.exchange_api_urls or {}), **(api_overrides or {})}
     config["timeout"] = timeout_ms
     exchange = getattr(ccxt, name)(config)
     if sandbox:

@@ -19,6 +19,7 @@ from tools.strategy._spec import (
     Bollinger,
     Compare,
     Condition,
+    Indicator,
     Not,
     StrategySpec,
 )
@@ -26,32 +27,49 @@ from tools.strategy._spec import (
 Arrays = Mapping[str, np.ndarray]
 
 
-def compute_indicators(spec: StrategySpec, bars: Arrays) -> dict[str, np.ndarray]:
-    """Every operand a condition can name: price fields plus each indicator output."""
+IndicatorCache = dict[Indicator, dict[str, np.ndarray]]
+
+
+def indicator_outputs(spec_ind: Indicator, bars: Arrays) -> dict[str, np.ndarray]:
+    """One indicator's outputs keyed by suffix ("" is the main output)."""
+    if isinstance(spec_ind, SMA):
+        return {"": ind.sma(bars[spec_ind.source], spec_ind.window)}
+    if isinstance(spec_ind, EMA):
+        return {"": ind.ema(bars[spec_ind.source], spec_ind.window)}
+    if isinstance(spec_ind, RSI):
+        return {"": ind.rsi(bars["close"], spec_ind.window)}
+    if isinstance(spec_ind, ROC):
+        return {"": ind.roc(bars[spec_ind.source], spec_ind.window)}
+    if isinstance(spec_ind, ATR):
+        return {"": ind.atr(bars["high"], bars["low"], bars["close"], spec_ind.window)}
+    if isinstance(spec_ind, MACD):
+        line = ind.ema(bars["close"], spec_ind.fast) - ind.ema(bars["close"], spec_ind.slow)
+        signal = ind.ema(line, spec_ind.signal)
+        return {"": line, ".macd": line, ".signal": signal, ".hist": line - signal}
+    assert isinstance(spec_ind, Bollinger)
+    mid = ind.sma(bars["close"], spec_ind.window)
+    width = spec_ind.k * ind.rolling_std(bars["close"], spec_ind.window)
+    return {"": mid, ".middle": mid, ".upper": mid + width, ".lower": mid - width}
+
+
+def compute_indicators(
+    spec: StrategySpec, bars: Arrays, cache: IndicatorCache | None = None
+) -> dict[str, np.ndarray]:
+    """Every operand a condition can name: price fields plus each indicator output.
+
+    ``cache`` (shared across specs on the same bars, e.g. in a parameter sweep) keeps
+    each distinct indicator from being computed twice.
+    """
     values: dict[str, np.ndarray] = {k: bars[k] for k in ("open", "high", "low", "close", "volume")}
     for name, spec_ind in spec.indicators.items():
-        if isinstance(spec_ind, SMA):
-            values[name] = ind.sma(bars[spec_ind.source], spec_ind.window)
-        elif isinstance(spec_ind, EMA):
-            values[name] = ind.ema(bars[spec_ind.source], spec_ind.window)
-        elif isinstance(spec_ind, RSI):
-            values[name] = ind.rsi(bars["close"], spec_ind.window)
-        elif isinstance(spec_ind, ROC):
-            values[name] = ind.roc(bars[spec_ind.source], spec_ind.window)
-        elif isinstance(spec_ind, ATR):
-            values[name] = ind.atr(bars["high"], bars["low"], bars["close"], spec_ind.window)
-        elif isinstance(spec_ind, MACD):
-            line = ind.ema(bars["close"], spec_ind.fast) - ind.ema(bars["close"], spec_ind.slow)
-            signal = ind.ema_skipnan(line, spec_ind.signal)
-            values[name] = values[f"{name}.macd"] = line
-            values[f"{name}.signal"] = signal
-            values[f"{name}.hist"] = line - signal
-        elif isinstance(spec_ind, Bollinger):
-            mid = ind.sma(bars["close"], spec_ind.window)
-            width = spec_ind.k * ind.rolling_std(bars["close"], spec_ind.window)
-            values[name] = values[f"{name}.middle"] = mid
-            values[f"{name}.upper"] = mid + width
-            values[f"{name}.lower"] = mid - width
+        if cache is None:
+            outputs = indicator_outputs(spec_ind, bars)
+        else:
+            outputs = cache.get(spec_ind) or cache.setdefault(
+                spec_ind, indicator_outputs(spec_ind, bars)
+            )
+        for suffix, array in outputs.items():
+            values[name + suffix] = array
     return values
 
 
@@ -87,11 +105,13 @@ def evaluate(cond: Condition, values: dict[str, np.ndarray], n: int) -> np.ndarr
     return ~evaluate(cond.cond, values, n)
 
 
-def signals(spec: StrategySpec, bars: Arrays) -> dict[str, np.ndarray]:
+def signals(
+    spec: StrategySpec, bars: Arrays, cache: IndicatorCache | None = None
+) -> dict[str, np.ndarray]:
     """``entry``, ``exit``, ``short_entry``, ``short_exit`` boolean arrays (all four
-    present; unused ones are all False)."""
+    present; unused ones are all False and share one array)."""
     n = bars["close"].shape[0]
-    values = compute_indicators(spec, bars)
+    values = compute_indicators(spec, bars, cache)
     none = np.zeros(n, dtype=np.bool_)
     entry = evaluate(spec.entry, values, n)
     exit_ = evaluate(spec.exit, values, n) if spec.exit is not None else none

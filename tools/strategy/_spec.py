@@ -161,7 +161,7 @@ class StrategySpec(_Strict):
     trailing_stop: float | None = Field(None, gt=0, lt=1)
     fee_rate: float = Field(0.001, ge=0, lt=0.1, description="Per fill, fraction of notional.")
     slippage: float = Field(0.0, ge=0, lt=0.1, description="Adverse price move per fill.")
-    initial_cash: Decimal = Field(Decimal(10_000), gt=0, le=Decimal("1e15"))
+    initial_cash: Decimal = Field(Decimal(10_000), gt=0, le=Decimal("1e300"), allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _references_exist(self) -> StrategySpec:

@@ -140,11 +140,11 @@ def test_a_signal_that_peeks_at_the_next_bar_cannot_profit_from_it() -> None:
             "short_exit": ~entry & False,
         }
 
-    peek_one, *_ = run_arrays(spec, bars, oracle(1), 365)
+    peek_one = run_arrays(spec, bars, oracle(1), 365).equity
     # Knowing one bar ahead only gets you filled at the jumped open: no gain, fees lost.
     assert peek_one[-1] < float(spec.initial_cash)
     # Control: information available two bars ahead *is* tradeable, so the test can fail.
-    peek_two, *_ = run_arrays(spec, bars, oracle(2), 365)
+    peek_two = run_arrays(spec, bars, oracle(2), 365).equity
     assert peek_two[-1] > 1.4 * float(spec.initial_cash)
 
 
@@ -215,3 +215,42 @@ def test_too_few_bars_for_the_warm_up_is_a_clear_error() -> None:
     f = frame([100.0] * 30, [100.0] * 30)
     with pytest.raises(DataError, match="need 51 bars to warm up"):
         run(preset("sma-cross"), f)
+
+
+def test_sweep_matches_individual_runs_and_validates_parameters() -> None:
+    from core.errors import ConfigError
+    from tools.backtest import sweep
+
+    rng = np.random.default_rng(5)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, 800)))
+    f = frame(np.r_[100.0, close[:-1]].tolist(), close.tolist())
+    grid = [
+        {"indicators.fast.window": fast, "indicators.slow.window": slow}
+        for fast, slow in ((5, 20), (10, 50), (20, 100))
+    ]
+    table = sweep(preset("sma-cross"), f, grid, symbol="BTC/USDT", timeframe="1d", workers=2)
+    for row, params in zip(table.to_dict("records"), grid, strict=True):
+        fast, slow = params.values()
+        spec = preset(
+            "sma-cross",
+            indicators={
+                "fast": {"kind": "sma", "window": fast},
+                "slow": {"kind": "sma", "window": slow},
+            },
+        )
+        single = run(spec, f)
+        assert row["final_equity"] == single.final_equity
+        assert row["n_trades"] == single.metrics["n_trades"]
+    with pytest.raises(ConfigError, match="no 'windw'"):
+        sweep(preset("sma-cross"), f, [{"indicators.fast.windw": 3}], symbol="X", timeframe="1d")
+    with pytest.raises(ConfigError, match="greater than or equal to 1"):
+        sweep(preset("sma-cross"), f, [{"indicators.fast.window": 0}], symbol="X", timeframe="1d")
+
+
+def test_signal_arrays_of_the_wrong_length_are_refused_before_the_kernel() -> None:
+    f = frame([100.0] * 10, [100.0] * 10)
+    bars = {c: f[c].to_numpy() for c in f.columns}
+    ok = np.zeros(10, bool)
+    sig = {"entry": np.zeros(9, bool), "exit": ok, "short_entry": ok, "short_exit": ok}
+    with pytest.raises(ValueError, match="'entry' must be a bool array of length 10"):
+        run_arrays(preset("buy-hold"), bars, sig, 365)
