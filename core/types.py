@@ -7,6 +7,7 @@ crosses a package boundary as a price, quantity or amount is a ``Decimal``.
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -186,9 +187,18 @@ class Bar(_Frozen):
         return self
 
 
-class OrderIntent(_Frozen):
-    """What an agent or strategy wants to do. Not an order until the risk officer approves it."""
+def _new_id() -> str:
+    return uuid.uuid4().hex
 
+
+class OrderIntent(_Frozen):
+    """What an agent or strategy wants to do. Not an order until the risk officer approves it.
+
+    ``intent_id`` identifies this proposal; together with the order fields it determines
+    the client order id, so the same approved intent can never become two orders.
+    """
+
+    intent_id: str = Field(default_factory=_new_id, min_length=1, max_length=64)
     symbol: Symbol
     side: Side
     quantity: PositiveMoney
@@ -206,6 +216,63 @@ class OrderIntent(_Frozen):
         if self.order_type is OrderType.MARKET and self.limit_price is not None:
             raise ValueError("a market order takes no limit_price; use order_type='limit'")
         return self
+
+
+class OrderStatus(StrEnum):
+    """Lifecycle of an order as the ledger records it.
+
+    PENDING_SEND: persisted, not yet sent. UNKNOWN: sent but the outcome is ambiguous
+    (timeout, network error); resolve by querying, never by re-sending.
+    """
+
+    PENDING_SEND = "pending_send"
+    SENT = "sent"
+    OPEN = "open"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_working(self) -> bool:
+        """Could still fill (or might, if UNKNOWN): counts against limits."""
+        return self in _WORKING
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL
+
+
+_WORKING = frozenset(
+    {OrderStatus.PENDING_SEND, OrderStatus.SENT, OrderStatus.OPEN,
+     OrderStatus.PARTIALLY_FILLED, OrderStatus.UNKNOWN}
+)  # fmt: skip
+_FINAL = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
+)
+
+
+class Instrument(_Frozen):
+    """Trading rules of a symbol at a venue (ccxt ``market`` precision and limits)."""
+
+    symbol: Symbol
+    venue: str = "paper"
+    tick_size: PositiveMoney = Decimal("0.01")
+    lot_size: PositiveMoney = Decimal("0.00000001")
+    min_qty: NonNegativeMoney = Decimal(0)
+    min_notional: NonNegativeMoney = Decimal(0)
+
+
+class Quote(_Frozen):
+    """A reference price observation; ``timestamp`` is when it was true at the venue."""
+
+    symbol: Symbol
+    timestamp: UtcDatetime
+    last: PositiveMoney
+    bid: PositiveMoney | None = None
+    ask: PositiveMoney | None = None
 
 
 class Fill(_Frozen):
