@@ -103,6 +103,12 @@ def import_(
             out.print(
                 f"[green]✓[/] {r.symbol} {r.timeframe}: {r.added:,} added, {r.updated:,} updated, "
                 f"{r.unchanged:,} unchanged ({r.total:,} stored)"
+                + (
+                    f"; {r.gaps} gap(s), {r.missing_bars:,} bar(s) missing "
+                    f"(`tiller data gaps {r.symbol} {r.timeframe}`)"
+                    if r.gaps
+                    else ""
+                )
             )
         for _path, msg in result.failed:
             err.print(f"[red]✗[/] {escape(msg)}", highlight=False, soft_wrap=True)
@@ -112,7 +118,11 @@ def import_(
 
 @app.command()
 @handle_errors
-def gaps(symbol: str, timeframe: str = "1d", json_: JsonOpt = False) -> None:
+def gaps(
+    symbol: Annotated[str, typer.Argument(help="e.g. AAPL or BTC/USDT")],
+    timeframe: Annotated[str, typer.Argument(help="e.g. 1d, 1h")] = "1d",
+    json_: JsonOpt = False,
+) -> None:
     """Missing bars in a stored series (weekends are not gaps for equities)."""
     frame = container().store.gaps(symbol, timeframe)
     records = [

@@ -135,3 +135,12 @@ def test_data_fetch_through_a_local_exchange_server_then_resume(
         assert json.loads(out)["added"] <= 1  # resumed from the last stored bar
     code, out, _ = invoke("data", "show", "BTC/USDT", "4h", "--tail", "2", "--json")
     assert code == 0 and len(json.loads(out)) == 2
+
+
+def test_data_gaps_takes_symbol_and_timeframe_positionally() -> None:
+    code, out, _ = invoke("data", "gaps", "AAPL", "1d", "--json")
+    assert code == 0
+    gaps = json.loads(out)
+    # 2000-05-29 was Memorial Day: a real absence of trading, reported for a person to judge.
+    assert any(g["start"].startswith("2000-05-29") for g in gaps)
+    assert all(g["missing"] >= 1 for g in gaps)

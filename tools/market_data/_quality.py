@@ -32,6 +32,8 @@ def find_gaps(index: pd.DatetimeIndex, tf: str, *, weekdays_only: bool) -> pd.Da
         if weekdays_only and tf.seconds == 86400:
             expected = pd.bdate_range(start, index[i + 1], inclusive="left")
             missing = len(expected)
+            if missing:
+                start = expected[0]  # the first missing trading day, not the Saturday
         if missing > 0:
             rows.append({"start": start, "end": index[i + 1], "missing": missing})
     return pd.DataFrame(rows, columns=["start", "end", "missing"])

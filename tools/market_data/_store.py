@@ -60,6 +60,8 @@ class WriteReport:
     unchanged: int
     total: int
     sources: tuple[str, ...] = field(default=())
+    gaps: int = 0
+    missing_bars: int = 0
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -69,6 +71,8 @@ class WriteReport:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "total": self.total,
+            "gaps": self.gaps,
+            "missing_bars": self.missing_bars,
         }
 
 
@@ -216,6 +220,7 @@ class BarStore:
         if source not in sources:
             sources.append(source)
         self._atomic_write(path, merged, {"symbol": sym, "timeframe": tf, "sources": sources})
+        holes = find_gaps(pd.DatetimeIndex(merged.index), tf, weekdays_only=not sym.is_pair)
         return WriteReport(
             sym,
             tf,
@@ -224,6 +229,8 @@ class BarStore:
             unchanged=len(common) - n_updated,
             total=len(merged),
             sources=tuple(sources),
+            gaps=len(holes),
+            missing_bars=int(holes["missing"].sum()) if len(holes) else 0,
         )
 
     def delete(self, symbol: str, timeframe: str) -> None:

@@ -101,7 +101,8 @@ def test_missing_series_error_says_how_to_get_it(store: BarStore) -> None:
 
 def test_gaps_are_reported_with_missing_counts(store: BarStore) -> None:
     bars = make_bars(24).drop(index=make_bars(24).index[[5, 6, 7, 12]])
-    store.write("BTC/USDT", "1h", bars, source="t")
+    report = store.write("BTC/USDT", "1h", bars, source="t")
+    assert (report.gaps, report.missing_bars) == (2, 4)
     gaps = store.gaps("BTC/USDT", "1h")
     assert list(gaps.missing) == [3, 1]
     assert gaps.start.iloc[0] == pd.Timestamp("2024-01-01 05:00", tz="UTC")
