@@ -4,8 +4,9 @@ It speaks the subset of Binance's public spot API that ccxt's ``binance`` class 
 load markets and fetch candles, serves deterministic synthetic klines, records every
 request, and injects faults (429, 5xx, definite rejections, slow responses) on demand.
 
-Routes live in a table keyed by (method, path) so later tests can add order endpoints
-with ``server.add_route("POST", "/api/v3/order", handler)``.
+Routes live in a table keyed by (method, path). The private endpoints of one test
+account (orders, balances, trades) and their fault knobs live in ``server.account``
+(see ``tests.fakes.binance_account``).
 
 Usage::
 
@@ -20,13 +21,16 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import ccxt
+
+from tests.fakes._http import Reply, Request
+from tests.fakes.binance_account import FakeAccount
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INTERVAL_MS = {
@@ -56,6 +60,11 @@ class Market:
     quote: str
     price: float  # level the synthetic prices oscillate around
     listed: datetime = datetime(2020, 1, 1, tzinfo=UTC)
+    # exchangeInfo filters (PRICE_FILTER, LOT_SIZE, NOTIONAL), as Binance spells them
+    tick_size: str = "0.01000000"
+    step_size: str = "0.00001000"
+    min_qty: str = "0.00001000"
+    min_notional: str = "5.00000000"
 
     @property
     def id(self) -> str:
@@ -66,27 +75,21 @@ class Market:
         return f"{self.base}/{self.quote}"
 
 
+# Filters as real Binance lists them for these pairs (mid-2025).
 DEFAULT_MARKETS = (
     Market("BTC", "USDT", 30_000.0),
-    Market("ETH", "USDT", 2_000.0),
-    Market("ETH", "BTC", 0.06),
-    Market("SOL", "USDT", 100.0),
+    Market("ETH", "USDT", 2_000.0, step_size="0.00010000", min_qty="0.00010000"),
+    Market(
+        "ETH",
+        "BTC",
+        0.06,
+        tick_size="0.00001000",
+        step_size="0.00010000",
+        min_qty="0.00010000",
+        min_notional="0.00010000",
+    ),
+    Market("SOL", "USDT", 100.0, step_size="0.00100000", min_qty="0.00100000"),
 )
-
-
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    query: dict[str, str]
-    body: bytes = b""
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -95,6 +98,14 @@ class _Fault:
     path: str | None
     reply: Reply | None  # None: answer normally, only late
     delay_s: float = 0.0
+    method: str | None = None
+
+    def matches(self, request: Request) -> bool:
+        return (
+            self.remaining > 0
+            and self.path in (None, request.path)
+            and self.method in (None, request.method)
+        )
 
 
 Handler = Callable[["FakeBinance", Request], Reply]
@@ -124,6 +135,12 @@ class FakeBinance:
         self.add_route("GET", "/fapi/v1/exchangeInfo", _empty_exchange_info)
         self.add_route("GET", "/dapi/v1/exchangeInfo", _empty_exchange_info)
         self.add_route("GET", "/api/v3/klines", _klines)
+        # With API keys set, ccxt's load_markets also asks for currencies and margin pairs.
+        self.add_route("GET", "/sapi/v1/capital/config/getall", _all_coins)
+        self.add_route("GET", "/sapi/v1/margin/allPairs", lambda _s, _r: Reply(200, []))
+        self.add_route("GET", "/sapi/v1/margin/isolated/allPairs", lambda _s, _r: Reply(200, []))
+        self.account = FakeAccount(self)
+        self.account.install()
 
     # -- lifecycle --------------------------------------------------------------------
     def start(self) -> FakeBinance:
@@ -152,10 +169,11 @@ class FakeBinance:
         host, port = self._httpd.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def api_overrides(self) -> dict[str, str]:
+    def api_overrides(self, *, sandbox: bool = False) -> dict[str, str]:
         """Every ``urls['api']`` entry of ccxt's binance, moved to this server (paths kept,
-        so requests arrive at the same paths real Binance serves)."""
-        api: dict[str, str] = ccxt.binance().urls["api"]
+        so requests arrive at the same paths real Binance serves). ``sandbox``: the entries
+        of the test network instead, for an exchange in sandbox mode."""
+        api: dict[str, str] = ccxt.binance().urls["test" if sandbox else "api"]
         return {key: self.base_url + urlsplit(url).path for key, url in api.items()}
 
     # -- routes and faults ------------------------------------------------------------
@@ -170,19 +188,25 @@ class FakeBinance:
         *,
         path: str | None = None,
         headers: dict[str, str] | None = None,
+        method: str | None = None,
     ) -> None:
-        """Answer the next ``times`` requests (to ``path``, or any) with this reply.
-        The default body is Binance's for the status (429 → -1003, else -1000); a str
-        body is sent as an HTML page, anything else as JSON."""
+        """Answer the next ``times`` requests (to ``path`` with ``method``, or any) with
+        this reply, without running the route. The default body is Binance's for the
+        status (429 → -1003, else -1000); a str body is sent as an HTML page, anything
+        else as JSON."""
         if body is None:
             body = TOO_MANY_REQUESTS if status == 429 else SERVER_ERROR
+        reply = Reply(status, body, headers or {})
         with self._lock:
-            self._faults.append(_Fault(times, path, Reply(status, body, headers or {})))
+            self._faults.append(_Fault(times, path, reply, method=method))
 
-    def delay_next(self, times: int, seconds: float, *, path: str | None = None) -> None:
-        """Answer the next ``times`` requests normally but only after ``seconds``."""
+    def delay_next(
+        self, times: int, seconds: float, *, path: str | None = None, method: str | None = None
+    ) -> None:
+        """Run the route for the next ``times`` matching requests at once (so an order is
+        placed) but send the answer only after ``seconds``."""
         with self._lock:
-            self._faults.append(_Fault(times, path, None, seconds))
+            self._faults.append(_Fault(times, path, None, seconds, method))
 
     @property
     def requests(self) -> list[Request]:
@@ -196,10 +220,7 @@ class FakeBinance:
     def handle(self, request: Request) -> tuple[Reply, float]:
         with self._lock:
             self._log.append(request)
-            fault = next(
-                (f for f in self._faults if f.path in (None, request.path) and f.remaining),
-                None,
-            )
+            fault = next((f for f in self._faults if f.matches(request)), None)
             if fault is not None:
                 fault.remaining -= 1
         delay = fault.delay_s if fault is not None else 0.0
@@ -276,6 +297,25 @@ def _server_time(server: FakeBinance, _request: Request) -> Reply:
     return Reply(200, {"serverTime": server.now_ms})
 
 
+def _all_coins(server: FakeBinance, _request: Request) -> Reply:
+    assets = sorted({a for m in server.markets.values() for a in (m.base, m.quote)})
+    return Reply(200, [_coin(asset) for asset in assets])
+
+
+def _coin(asset: str) -> dict[str, Any]:
+    """A /sapi/v1/capital/config/getall row, trimmed to the fields ccxt reads."""
+    return {
+        "coin": asset,
+        "name": asset,
+        "depositAllEnable": True,
+        "withdrawAllEnable": True,
+        "trading": True,
+        "free": "0",
+        "locked": "0",
+        "networkList": [],
+    }
+
+
 def _empty_exchange_info(server: FakeBinance, _request: Request) -> Reply:
     return Reply(200, {"timezone": "UTC", "serverTime": server.now_ms, "assets": [], "symbols": []})
 
@@ -318,19 +358,19 @@ def _spot_symbol(market: Market) -> dict[str, Any]:
         "filters": [
             {
                 "filterType": "PRICE_FILTER",
-                "minPrice": "0.00000100",
+                "minPrice": market.tick_size,
                 "maxPrice": "1000000.00000000",
-                "tickSize": "0.00000100",
+                "tickSize": market.tick_size,
             },
             {
                 "filterType": "LOT_SIZE",
-                "minQty": "0.00001000",
+                "minQty": market.min_qty,
                 "maxQty": "9000.00000000",
-                "stepSize": "0.00001000",
+                "stepSize": market.step_size,
             },
             {
                 "filterType": "NOTIONAL",
-                "minNotional": "5.00000000",
+                "minNotional": market.min_notional,
                 "applyMinToMarket": True,
                 "maxNotional": "9000000.00000000",
                 "applyMaxToMarket": False,
