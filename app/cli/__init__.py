@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typer
 
+from app.cli import audit as _audit
 from app.cli import backtest as _backtest
 from app.cli import data as _data
 from app.cli._common import handle_errors, out
@@ -16,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(_data.app, name="data")
+app.add_typer(_audit.app, name="audit")
 app.command("backtest")(_backtest.backtest)
 
 

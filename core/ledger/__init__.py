@@ -1,0 +1,93 @@
+"""The ledger: orders, fills, positions, balances, runs, risk state and the hash-chained
+audit log, on SQLite (default, WAL mode) or PostgreSQL.
+
+    ledger = open_ledger(settings.ledger_url, secrets=secret_values(settings))
+    ledger.audit.append("order_sent", {...}, at=clock.now())   # before sending
+    ledger.record_order_pending(intent, client_order_id)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from core.clock import Clock
+from core.ledger._engine import create_ledger_engine, normalise_url, upgrade
+from core.ledger.audit import (
+    AUDIT_BROKEN_EXIT,
+    AuditChainError,
+    AuditEntry,
+    AuditKind,
+    AuditLog,
+    ChainProblem,
+    VerifyReport,
+)
+from core.ledger.ledger import Ledger
+from core.ledger.records import (
+    Balance,
+    BalanceRecord,
+    ConflictingFillError,
+    DuplicateOrderError,
+    FillRecord,
+    FillResult,
+    IllegalTransitionError,
+    LedgerError,
+    OrderRecord,
+    PositionRecord,
+    RiskStateRecord,
+    RunRecord,
+    RunStatus,
+    StaleStateError,
+    UnknownOrderError,
+    UnknownRecordError,
+)
+from core.ledger.redact import Redactor, secret_values
+
+
+def open_ledger(url: str, *, secrets: Iterable[str] = (), clock: Clock | None = None) -> Ledger:
+    """Connect, migrate to the newest schema (a no-op when up to date) and return the
+    ledger.
+
+    ``url`` is a SQLAlchemy URL (``sqlite:///path``, ``postgresql://user@host/db``; plain
+    ``postgresql://`` uses psycopg 3). ``secrets`` are values that must never be stored
+    (pass ``secret_values(settings)``); the URL's own password is added to them.
+    """
+    parsed = normalise_url(url)
+    hidden = [*secrets, *([parsed.password] if parsed.password else [])]
+    engine = create_ledger_engine(parsed)
+    try:
+        upgrade(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Ledger(engine, clock=clock, redactor=Redactor([str(s) for s in hidden]))
+
+
+__all__ = [
+    "AUDIT_BROKEN_EXIT",
+    "AuditChainError",
+    "AuditEntry",
+    "AuditKind",
+    "AuditLog",
+    "Balance",
+    "BalanceRecord",
+    "ChainProblem",
+    "ConflictingFillError",
+    "DuplicateOrderError",
+    "FillRecord",
+    "FillResult",
+    "IllegalTransitionError",
+    "Ledger",
+    "LedgerError",
+    "OrderRecord",
+    "PositionRecord",
+    "Redactor",
+    "RiskStateRecord",
+    "RunRecord",
+    "RunStatus",
+    "StaleStateError",
+    "UnknownOrderError",
+    "UnknownRecordError",
+    "VerifyReport",
+    "open_ledger",
+    "secret_values",
+]
