@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cached_property
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from core.clock import Clock, SystemClock
+from core.errors import ConfigError
 from core.settings import Settings, load_settings
+from core.types import Instrument, Symbol
 from tools.market_data import BarStore, ensure_bundled, open_store
+
+if TYPE_CHECKING:
+    from core.ledger import Ledger
+    from policies.risk import Limits, TokenSigner
+    from tools.executor import Broker, Executor
 
 
 @dataclass
@@ -22,6 +33,78 @@ class Container:
         # The offline default is always there, loaded through the same store as imports.
         ensure_bundled(store)
         return store
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        from core.ledger import open_ledger, secret_values
+
+        self.settings.state_path.mkdir(parents=True, exist_ok=True)
+        return open_ledger(
+            self.settings.ledger_url, secrets=secret_values(self.settings), clock=self.clock
+        )
+
+    @cached_property
+    def limits(self) -> Limits:
+        from policies.risk import load_limits, load_limits_file
+
+        path = self.settings.risk_limits_file
+        return load_limits_file(path) if path is not None else load_limits(None)
+
+    @cached_property
+    def signer(self) -> TokenSigner:
+        from policies.risk import TokenSigner
+
+        key = self.settings.risk_token_key
+        if key is not None:
+            return TokenSigner(key.get_secret_value().encode())
+        return TokenSigner(_key_file(self.settings.state_path / "risk_token.key"))
+
+    @cached_property
+    def broker(self) -> Broker:
+        from tools.executor import CcxtBroker, FillModel, PaperBroker
+        from tools.market_data._fetch import make_exchange
+
+        venue = self.settings.trading_venue.strip().lower()
+        if venue != "paper":
+            exchange = make_exchange(venue, self.settings, sandbox=self.settings.exchange_sandbox)
+            return CcxtBroker(exchange, clock=self.clock)
+        return PaperBroker(
+            cash={self.settings.paper_currency: self.settings.paper_cash},
+            instruments=self.paper_instruments(),
+            fill_model=FillModel(fee_rate=Decimal("0.001"), slippage=Decimal("0.0005")),
+            clock=self.clock,
+        )
+
+    def paper_instruments(self) -> dict[Symbol, Instrument]:
+        """Every stored symbol trades on paper: shares in whole units, pairs in 1e-5."""
+        out = {}
+        for info in self.store.catalog():
+            lot = Decimal("0.00001") if info.symbol.is_pair else Decimal(1)
+            out[info.symbol] = Instrument(
+                symbol=info.symbol, venue="paper", tick_size=Decimal("0.01"), lot_size=lot
+            )
+        return out
+
+    def executor(self) -> Executor:
+        from tools.executor import Executor
+
+        return Executor(
+            broker=self.broker, ledger=self.ledger, signer=self.signer, limits=self.limits,
+            clock=self.clock, initial_equity=self.settings.paper_cash,
+        )  # fmt: skip
+
+
+def _key_file(path: Path) -> bytes:
+    """Read the token key, creating a random one (owner-only) the first time."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32))
+    key = path.read_bytes()
+    if len(key) < 32:
+        raise ConfigError(f"{path} holds a key shorter than 32 bytes; delete it to make a new one")
+    return key
 
 
 def build(**overrides: Any) -> Container:

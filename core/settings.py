@@ -5,6 +5,7 @@ Secrets are ``SecretStr`` so they never print in reprs, logs or ``--json`` outpu
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,6 +53,21 @@ class Settings(BaseSettings):
         "(a proxy, a regional endpoint, a local test server).",
     )
 
+    # Trading: where approved orders go, and the risk officer's configuration.
+    trading_venue: str = Field(
+        "paper", description="'paper' or a ccxt exchange id (uses the exchange_* settings)."
+    )
+    paper_cash: Decimal = Field(Decimal(100_000), gt=0, description="Paper account cash.")
+    paper_currency: str = "USD"
+    risk_limits_file: Path | None = Field(
+        None, description="TOML/JSON file that tightens the built-in risk ceilings."
+    )
+    risk_token_key: SecretStr | None = Field(
+        None,
+        description="HMAC key for approval tokens (>= 32 bytes). Unset: a random key is "
+        "created once in state_dir/risk_token.key (mode 0600).",
+    )
+
     # Any OpenAI-compatible endpoint; unset means the offline reasoner.
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
@@ -82,7 +98,7 @@ class Settings(BaseSettings):
         """Refuse placeholder secrets outside development."""
         if self.env == "development":
             return
-        for name in ("exchange_api_key", "exchange_api_secret", "llm_api_key"):
+        for name in ("exchange_api_key", "exchange_api_secret", "llm_api_key", "risk_token_key"):
             value: SecretStr | None = getattr(self, name)
             if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:
                 raise ConfigError(

@@ -14,7 +14,7 @@ outside the database (a ticket, a log shipper) to anchor it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -50,6 +50,8 @@ class AuditKind(StrEnum):
     ORDER_PENDING = "order_pending"
     ORDER_SENT = "order_sent"
     ACK = "ack"
+    AMBIGUOUS = "ambiguous"  # sent, outcome unknown: resolved by querying, never re-sent
+    ORDER_REFUSED = "order_refused"  # the executor would not send it (token, state)
     REJECT = "reject"
     FILL = "fill"
     CANCEL_REQUESTED = "cancel_requested"
@@ -125,18 +127,29 @@ class AuditLog:
         self._redactor = redactor or Redactor()
 
     def append(
-        self, kind: AuditKind | str, payload: Mapping[str, Any], *, at: datetime
+        self,
+        kind: AuditKind | str,
+        payload: Mapping[str, Any],
+        *,
+        at: datetime,
+        guard: Callable[[Connection], None] | None = None,
     ) -> AuditEntry:
         """Add one entry and return it (as stored: secrets masked).
 
         Appends from several processes serialise on the head row (row lock on
         PostgreSQL, the database write lock on SQLite), so the chain never forks.
+        ``guard`` runs inside that same transaction, after the lock and before the
+        insert: it may read or write other tables (e.g. the risk state) and raise to
+        abort, so "check the state, record the action" is one atomic step that every
+        other append is ordered against.
         """
         kind = _kind(kind)
         payload_json = canonical_json(self._redactor.data(to_jsonable(dict(payload))))
         utc_text(at)  # refuses a naive time before anything is written
         with self._writer.begin() as conn:
             head = conn.execute(_LOCK_HEAD).one()
+            if guard is not None:
+                guard(conn)
             seq = head.seq + 1
             digest = entry_hash(head.hash, seq, at, kind, payload_json)
             row = {"seq": seq, "at": at, "kind": kind, "payload": payload_json}

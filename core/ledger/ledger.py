@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock, SystemClock
@@ -316,6 +316,53 @@ class Ledger:
         with self._read() as session:
             row = session.get(RiskStateRow, (venue, account))
             return None if row is None else conv.risk_state(row)
+
+    # -- risk state inside another transaction (an audit append's guard) -------------
+
+    def read_risk_state_in(
+        self, conn: Connection, venue: str, *, account: str = "default"
+    ) -> RiskStateRecord | None:
+        """The risk state row, locked for the rest of ``conn``'s transaction."""
+        query = select(RiskStateRow.__table__).where(
+            RiskStateRow.venue == venue, RiskStateRow.account == account
+        )
+        row = conn.execute(query.with_for_update()).one_or_none()
+        if row is None:
+            return None
+        return RiskStateRecord(
+            venue=row.venue,
+            account=row.account,
+            trading_state=row.trading_state,
+            payload=dict(row.payload),
+            version=int(row.version),
+            updated_at=row.updated_at,
+        )
+
+    def write_risk_state_in(
+        self,
+        conn: Connection,
+        venue: str,
+        trading_state: str,
+        payload: Mapping[str, Any],
+        *,
+        account: str = "default",
+    ) -> int:
+        """Save the risk state within ``conn``'s transaction; returns the new version."""
+        current = self.read_risk_state_in(conn, venue, account=account)
+        values = {
+            "trading_state": trading_state,
+            "payload": self._json(payload),
+            "updated_at": self.clock.now(),
+        }
+        if current is None:
+            conn.execute(
+                insert(RiskStateRow).values(venue=venue, account=account, version=1, **values)
+            )
+            return 1
+        version = current.version + 1
+        where = (RiskStateRow.venue == venue) & (RiskStateRow.account == account)
+        conn.execute(update(RiskStateRow).where(where).values(version=version, **values))
+        return version
 
     def _json(self, value: Mapping[str, Any]) -> dict[str, Any]:
         data: dict[str, Any] = self._redactor.data(to_jsonable(value))

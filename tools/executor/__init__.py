@@ -7,8 +7,18 @@ re-sends an order on its own.
 """
 
 from tools.executor._ccxt import CcxtBroker
+from tools.executor._executor import (
+    Executor,
+    HaltReport,
+    InvalidApprovalError,
+    NotReconciledError,
+    SendRefusedError,
+    SubmitResult,
+    TradingHaltedError,
+)
 from tools.executor._fill_model import FillModel
 from tools.executor._paper import EQUITY_QUOTE, PaperBroker, assets_of
+from tools.executor._reconcile import ReconcileReport, reconcile, startup
 from tools.executor._rules import check_order_rules
 from tools.executor._types import (
     Broker,
@@ -24,10 +34,20 @@ __all__ = [
     "BrokerOrder",
     "CcxtBroker",
     "DuplicateOrderError",
+    "Executor",
     "FillModel",
+    "HaltReport",
+    "InvalidApprovalError",
+    "NotReconciledError",
     "OrderState",
     "PaperBroker",
+    "ReconcileReport",
+    "SendRefusedError",
+    "SubmitResult",
     "SubmitThrottledError",
+    "TradingHaltedError",
     "assets_of",
     "check_order_rules",
+    "reconcile",
+    "startup",
 ]

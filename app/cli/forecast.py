@@ -1,0 +1,139 @@
+"""``tiller train forecaster`` and ``tiller forecast``: train a quantile forecaster on
+stored bars, and forecast from the latest model (user registry first, then the shipped
+defaults in ``policies/trained/forecaster``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from app.cli._common import container, err, handle_errors, out, print_json
+from core.errors import ConfigError
+from core.timeutil import parse_utc
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+SymbolOpt = Annotated[str, typer.Option(help="e.g. AAPL or BTC/USDT")]
+TimeframeOpt = Annotated[str, typer.Option(help="e.g. 1d, 4h, 1h")]
+
+
+@handle_errors
+def train_forecaster(
+    symbol: SymbolOpt = "AAPL",
+    timeframe: TimeframeOpt = "1d",
+    epochs: Annotated[
+        int, typer.Option(min=1, help="Most epochs (early stopping picks the best).")
+    ] = 50,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed → same model).")] = 0,
+    horizon: Annotated[int, typer.Option(min=1, max=30, help="Bars ahead to forecast.")] = 5,
+    end: Annotated[str | None, typer.Option(help="Train on bars up to this time (UTC).")] = None,
+    holdout: Annotated[
+        float, typer.Option(min=0.0, max=0.5, help="Share of bars scored out of sample.")
+    ] = 0.2,
+    output: Annotated[
+        Path | None, typer.Option(help="Registry folder (default: the user registry).")
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Train a PatchTST-style quantile forecaster, score it against the baselines on a
+    hold-out, refit on all bars and save it with a model card."""
+    from tools.forecaster import PatchConfig, save_model, train_forecaster, user_registry
+
+    c = container()
+    when = parse_utc(end, name="--end") if end else None
+    frame = c.store.bars(symbol, timeframe, end=when)
+    config = PatchConfig(horizon=horizon, epochs=epochs)
+    root = output or user_registry(c.settings.state_path)
+    if not json_:
+        err.print(f"training on {len(frame):,} {timeframe} bars of {symbol.upper()}…")
+    result = train_forecaster(
+        frame, symbol.upper(), timeframe, config, seed=seed, holdout=holdout,
+        data_source=_sources(c.store, symbol, timeframe),
+    )  # fmt: skip
+    folder = save_model(root, result.model, result.card)
+    if json_:
+        print_json({"path": str(folder), "card": result.card.to_json()})
+        return
+    out.print(f"saved [bold]{result.card.model_id}[/] to {folder}")
+    out.print(f"training took {result.card.train_seconds:.1f} s (final fit)")
+    if result.card.metrics:
+        _print_metrics(result.card.metrics)
+
+
+def _sources(store: Any, symbol: str, timeframe: str) -> str:
+    for info in store.catalog():
+        if info.symbol == symbol.upper() and info.timeframe == timeframe:
+            return ", ".join(info.sources)
+    return "tiller store"
+
+
+def _print_metrics(metrics: dict[str, Any]) -> None:
+    table = Table(title="hold-out, all horizons", caption=metrics["method"])
+    for col in ("model", "MASE", "pinball", "80% cover", "direction (p)"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for name, m in metrics["all_horizons"].items():
+        direction = (
+            "n/a" if m["direction_n"] == 0 else f"{m['direction']:.3f} ({m['direction_p']:.2f})"
+        )
+        table.add_row(
+            name, f"{m['mase']:.3f}", f"{m['pinball']:.5f}", f"{m['coverage_80']:.2f}", direction
+        )
+    out.print(table)
+
+
+@handle_errors
+def forecast(
+    symbol: SymbolOpt = "AAPL",
+    timeframe: TimeframeOpt = "1d",
+    horizon: Annotated[int, typer.Option(min=1, help="Bars ahead.")] = 5,
+    as_of: Annotated[str | None, typer.Option(help="Forecast as of this time (UTC).")] = None,
+    model_dir: Annotated[
+        Path | None, typer.Option(help="Look for models here before the user registry.")
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Quantile forecast (10/50/90%) of the next log returns from the latest model."""
+    from tools.forecaster import (
+        SHIPPED_DIR,
+        forecast_bars,
+        latest_folder,
+        load_model,
+        user_registry,
+    )
+
+    c = container()
+    when = parse_utc(as_of, name="--as-of") if as_of else None
+    roots = [*([model_dir] if model_dir else []), user_registry(c.settings.state_path), SHIPPED_DIR]
+    model, card = load_model(latest_folder(roots, symbol, timeframe, as_of=when))
+    if horizon > model.horizon:
+        raise ConfigError(f"model {card.model_id} forecasts at most {model.horizon} bars ahead")
+    frame = c.store.bars(symbol, timeframe, as_of=when)
+    result = forecast_bars(model, card, frame, horizon, as_of=when)
+    if json_:
+        print_json(result.to_json())
+        return
+    _print_forecast(result.to_json())
+
+
+def _print_forecast(data: dict[str, Any]) -> None:
+    table = Table(
+        title=f"{data['symbol']} {data['timeframe']} forecast from the bar opened "
+        f"{data['last_bar_open_time'][:16]} (close {data['last_close']:,.2f})",
+        caption=f"model {data['model_id']}, trained through {data['model_trained_through'][:10]}",
+    )
+    for col in ("step", "closes at", "q10", "median", "q90"):
+        table.add_column(col, justify="right")
+    for s in data["horizons"]:
+        p = s["price"]
+        table.add_row(
+            str(s["step"]), s["target_close_time"][:16], f"{p['q10']:,.2f}",
+            f"{p['q50']:,.2f}", f"{p['q90']:,.2f}",
+        )  # fmt: skip
+    out.print(table)
+    if data["uses_future_data"]:
+        err.print(
+            "[yellow]warning:[/] this model was trained on bars after the forecast time, "
+            "so this is not an out-of-sample forecast"
+        )

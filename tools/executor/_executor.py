@@ -1,0 +1,395 @@
+"""The executor: the only path from a risk approval to a broker.
+
+Order of every step, and why:
+1. The approval token must verify for exactly this order, these limits and now.
+2. The order is persisted as PENDING_SEND under its deterministic client order id. A
+   second attempt for the same intent finds it and never sends again.
+3. One audit append records ``order_sent`` and, in the same transaction, checks the
+   persisted trading state and records the submission (throttles, duplicates). Every
+   audit append is ordered by the chain's lock, so once a HALT is recorded no later
+   ``order_sent`` can exist: this append is the send permit.
+4. The order is marked SENT, *then* sent. A crash before the mark leaves PENDING_SEND
+   (provably never sent); after it, the venue is asked by client order id.
+5. The outcome is classified: accepted (recorded), definitely rejected (recorded), or
+   ambiguous (UNKNOWN, resolved by querying; never re-sent).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection
+
+from core.clock import Clock
+from core.errors import (
+    AmbiguousOutcomeError,
+    NotFoundError,
+    RejectedError,
+    TillerError,
+    UnavailableError,
+)
+from core.ledger import AuditKind, DuplicateOrderError, Ledger, OrderRecord
+from core.types import Fill, OrderIntent, OrderStatus, Symbol
+from policies.risk import (
+    Approved,
+    RiskState,
+    TradingState,
+    is_reducing,
+    on_equity,
+    on_order_submitted,
+    send_time_violations,
+)
+from policies.risk import halt as halt_state
+from policies.risk import resume as resume_state
+from policies.risk._limits import Limits
+from policies.risk._token import TokenSigner
+from tools.executor._state_codec import decode_state, encode_state
+from tools.executor._types import Broker, BrokerOrder, OrderState, SubmitThrottledError
+from tools.executor._types import DuplicateOrderError as VenueDuplicateError
+
+
+class TradingHaltedError(RejectedError):
+    """Trading is HALTED (or the order would add exposure while REDUCING)."""
+
+
+class SendRefusedError(RejectedError):
+    """Orders sent since this approval used up a rate limit or made it a duplicate."""
+
+
+class InvalidApprovalError(RejectedError):
+    """No valid approval token for exactly this order: it is never sent."""
+
+
+class NotReconciledError(TillerError):
+    """Local orders and the venue disagree; trading stays off until resolved."""
+
+    exit_code = 10
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    order: OrderRecord
+    outcome: str  # accepted | rejected | unknown | known (an earlier attempt's order)
+
+
+@dataclass(frozen=True)
+class HaltReport:
+    state: RiskState
+    canceled: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Executor:
+    """Sends approved orders through one broker and keeps the ledger and audit log.
+
+    Thread-safe: sends are serialised per process (venue clients are not thread-safe);
+    ``halt`` does not wait for them, and an order permitted just before a halt is
+    cancelled by its own sender right after it reaches the venue.
+    """
+
+    def __init__(
+        self,
+        *,
+        broker: Broker,
+        ledger: Ledger,
+        signer: TokenSigner,
+        limits: Limits,
+        clock: Clock,
+        account: str = "default",
+        ambiguity_window: timedelta = timedelta(seconds=60),
+        initial_equity: Decimal = Decimal(0),
+    ) -> None:
+        self.broker, self.ledger, self.signer, self.limits = broker, ledger, signer, limits
+        self.clock, self.account = clock, account
+        self.ambiguity_window = ambiguity_window
+        self.initial_equity = initial_equity
+        self.reconciled = False
+        self._send_lock = threading.Lock()
+
+    @property
+    def venue(self) -> str:
+        return self.broker.venue
+
+    # -- risk state ---------------------------------------------------------------------
+    def risk_state(self) -> RiskState:
+        record = self.ledger.load_risk_state(self.venue, account=self.account)
+        if record is None:
+            return RiskState.start(self.initial_equity, self.clock.now())
+        return decode_state(record.payload)
+
+    def _read_in(self, conn: Connection) -> RiskState:
+        record = self.ledger.read_risk_state_in(conn, self.venue, account=self.account)
+        if record is None:
+            return RiskState.start(self.initial_equity, self.clock.now())
+        return decode_state(record.payload)
+
+    def _transition(
+        self,
+        kind: AuditKind,
+        payload: Mapping[str, Any],
+        change: Callable[[RiskState], RiskState],
+    ) -> RiskState:
+        """Audit ``kind`` and apply ``change`` to the persisted state in one transaction.
+        ``change`` may raise to refuse; then nothing is written."""
+        result: list[RiskState] = []
+
+        def guard(conn: Connection) -> None:
+            new = change(self._read_in(conn))
+            self.ledger.write_risk_state_in(
+                conn, self.venue, new.trading_state.value, encode_state(new), account=self.account
+            )
+            result.append(new)
+
+        self.ledger.audit.append(kind, payload, at=self.clock.now(), guard=guard)
+        return result[0]
+
+    def mark_to_market(self, equity: Decimal) -> RiskState:
+        """Feed mark-to-market equity (open positions included) to the breakers."""
+        before = self.risk_state()
+        now = self.clock.now()
+        after = on_equity(before, equity, now, self.limits)
+        if after == before:
+            return before
+        payload = {"event": "mark", "equity": str(equity), "to": after.to_dict()}
+        return self._transition(
+            AuditKind.STATE_CHANGE, payload, lambda s: on_equity(s, equity, now, self.limits)
+        )
+
+    # -- sending ------------------------------------------------------------------------
+    def submit(self, approved: Approved) -> SubmitResult:
+        """Send exactly the approved order, once. See the module docstring for the steps."""
+        with self._send_lock:
+            if not self.reconciled:
+                raise NotReconciledError(
+                    "the executor has not reconciled with the venue; run startup()"
+                )
+            order, cid = approved.order, approved.client_order_id
+            self._require_valid(approved)
+            try:
+                record = self.ledger.record_order_pending(order, cid)
+            except DuplicateOrderError as dup:
+                return SubmitResult(self.resolve(dup.existing), "known")
+            self._permit(approved, record)
+            self.ledger.update_order(cid, OrderStatus.SENT)
+            result = self._send(BrokerOrder.from_intent(order, cid), record)
+        self._cancel_if_halted(result.order)
+        return result
+
+    def _require_valid(self, approved: Approved) -> None:
+        now = self.clock.now()
+        current = self.limits.limits_hash()
+        ok = approved.limits_hash == current and self.signer.verify(
+            approved.token, approved.order, approved.client_order_id, current, now
+        )
+        if not ok:
+            why = (
+                "limits changed since approval"
+                if approved.limits_hash != current
+                else ("token invalid or expired for this exact order")
+            )
+            self.ledger.audit.append(
+                AuditKind.ORDER_REFUSED,
+                {"client_order_id": approved.client_order_id, "reason": why},
+                at=now,
+            )
+            raise InvalidApprovalError(f"order {approved.client_order_id} not sent: {why}")
+
+    def _permit(self, approved: Approved, record: OrderRecord) -> None:
+        now = self.clock.now()
+        position = self._position(record.symbol)
+
+        def change(state: RiskState) -> RiskState:
+            if state.trading_state is TradingState.HALTED:
+                raise TradingHaltedError(f"trading is halted ({state.halted_reason})")
+            if state.trading_state is TradingState.REDUCING and not is_reducing(
+                approved.order, position
+            ):
+                raise TradingHaltedError("trading is REDUCING: only exposure-reducing orders")
+            late = send_time_violations(approved, state, self.limits, now)
+            if late:
+                raise SendRefusedError("; ".join(v.message for v in late))
+            return on_order_submitted(state, approved, now)
+
+        try:
+            self._transition(AuditKind.ORDER_SENT, approved.to_dict(), change)
+        except (TradingHaltedError, SendRefusedError) as exc:
+            self.ledger.audit.append(
+                AuditKind.ORDER_REFUSED, {"client_order_id": record.client_order_id,
+                                          "reason": str(exc)}, at=now,
+            )  # fmt: skip
+            self.ledger.update_order(record.client_order_id, OrderStatus.CANCELED, error=str(exc))
+            raise
+
+    def _send(self, order: BrokerOrder, record: OrderRecord) -> SubmitResult:
+        cid = order.client_order_id
+        try:
+            state = self.broker.submit(order)
+        except VenueDuplicateError:
+            # The venue already has this id open: an earlier attempt got through.
+            return SubmitResult(self.resolve(self._get(cid)), "known")
+        except AmbiguousOutcomeError as exc:
+            self.ledger.audit.append(
+                AuditKind.AMBIGUOUS, {"client_order_id": cid, "error": str(exc)},
+                at=self.clock.now(),
+            )  # fmt: skip
+            self.ledger.update_order(cid, OrderStatus.UNKNOWN, error=str(exc))
+            if isinstance(exc, SubmitThrottledError):
+                return SubmitResult(self._get(cid), "unknown")
+            return SubmitResult(self.resolve(self._get(cid)), "unknown")
+        except RejectedError as exc:
+            self.ledger.audit.append(
+                AuditKind.REJECT, {"client_order_id": cid, "error": str(exc)}, at=self.clock.now()
+            )
+            return SubmitResult(
+                self.ledger.update_order(cid, OrderStatus.REJECTED, error=str(exc)), "rejected"
+            )
+        return SubmitResult(self.apply(state), "accepted")
+
+    # -- what the venue says ------------------------------------------------------------
+    def apply(self, state: OrderState) -> OrderRecord:
+        """Record a venue report: fills first (idempotent), then the status."""
+        self.record_fills(state.fills)
+        self.ledger.audit.append(
+            AuditKind.ACK,
+            {"client_order_id": state.client_order_id, "status": state.status.value,
+             "venue_order_id": state.venue_order_id, "filled_qty": str(state.filled_qty)},
+            at=self.clock.now(),
+        )  # fmt: skip
+        return self.ledger.update_order(
+            state.client_order_id, state.status, venue_order_id=state.venue_order_id,
+            filled_qty=state.filled_qty, avg_fill_price=state.avg_price,
+        )  # fmt: skip
+
+    def record_fills(self, fills: Iterable[Fill]) -> int:
+        """Book executions; a fill reported twice is booked once. Returns new fills."""
+        new = 0
+        for fill in fills:
+            self.ledger.audit.append(
+                AuditKind.FILL, fill.model_dump(mode="json"), at=self.clock.now()
+            )
+            new += not self.ledger.record_fill(fill).duplicate
+        return new
+
+    def resolve(self, record: OrderRecord) -> OrderRecord:
+        """Find out what became of an order by asking the venue; never re-send."""
+        if record.status is OrderStatus.PENDING_SEND:
+            return self.ledger.update_order(
+                record.client_order_id, OrderStatus.CANCELED,
+                error="never sent: the process stopped before sending",
+            )  # fmt: skip
+        if record.status.is_final:
+            return record
+        try:
+            state = self.broker.fetch_order(record.client_order_id, record.symbol)
+        except UnavailableError:
+            return record  # stays as it is; resolve_unknown() asks again later
+        if state is not None:
+            return self.apply(state)
+        age = self.clock.now() - record.updated_at
+        if record.status in (OrderStatus.SENT, OrderStatus.UNKNOWN) and age > self.ambiguity_window:
+            return self.ledger.update_order(
+                record.client_order_id, OrderStatus.REJECTED,
+                error=f"not at the venue {age} after sending: it never arrived",
+            )  # fmt: skip
+        return record
+
+    def resolve_unknown(self) -> list[OrderRecord]:
+        """Query the venue for every order whose outcome we do not know."""
+        pending = self.ledger.orders(
+            [OrderStatus.SENT, OrderStatus.UNKNOWN, OrderStatus.PENDING_SEND], venue=self.venue
+        )
+        return [self.resolve(r) for r in pending]
+
+    def sync(self) -> list[OrderRecord]:
+        """Refresh every working order from the venue: first the complete list of
+        executions (an order query may report none), then each order's status."""
+        working = self.ledger.working_orders(venue=self.venue)
+        by_symbol: dict[Symbol, datetime] = {}
+        for record in working:
+            since = by_symbol.get(record.symbol, record.created_at)
+            by_symbol[record.symbol] = min(since, record.created_at)
+        known = {r.client_order_id for r in working}
+        for symbol, since in by_symbol.items():
+            try:
+                fills = self.broker.fills_since(since, symbol)
+            except UnavailableError:
+                continue  # statuses below still refresh; fills come on the next sync
+            self.record_fills(f for f in fills if f.order_id in known)
+        return [self.resolve(self._get(r.client_order_id)) for r in working]
+
+    # -- kill switch --------------------------------------------------------------------
+    def halt(self, reason: str, *, operator: str) -> HaltReport:
+        """Set HALTED first (nothing is sent after that), then cancel every working order."""
+        now = self.clock.now()
+        payload = {"event": "risk.halt", "operator": operator, "reason": reason}
+        state = self._transition(
+            AuditKind.STATE_CHANGE, payload, lambda s: halt_state(s, reason, now)
+        )
+        report = HaltReport(state)
+        for record in self.ledger.working_orders(venue=self.venue):
+            self._cancel(record, report)
+        return report
+
+    def resume(self, reason: str, *, operator: str, equity: Decimal | None = None) -> RiskState:
+        """Back to ACTIVE: the only way out of HALTED or REDUCING, with a reason."""
+        now = self.clock.now()
+        _, record = resume_state(self.risk_state(), reason, now, operator=operator, equity=equity)
+        return self._transition(
+            AuditKind.HUMAN_ACTION, record,
+            lambda s: resume_state(s, reason, now, operator=operator, equity=equity)[0],
+        )  # fmt: skip
+
+    def _cancel(self, record: OrderRecord, report: HaltReport) -> None:
+        cid = record.client_order_id
+        if record.status is OrderStatus.PENDING_SEND:
+            self.ledger.update_order(cid, OrderStatus.CANCELED, error="halted before sending")
+            report.canceled.append(cid)
+            return
+        self.ledger.audit.append(
+            AuditKind.CANCEL_REQUESTED, {"client_order_id": cid}, at=self.clock.now()
+        )
+        try:
+            state = self.broker.cancel(cid, record.symbol)
+        except NotFoundError:
+            # The venue does not know it (yet): find out what became of it instead.
+            if self.resolve(record).status.is_final:
+                report.canceled.append(cid)
+            else:
+                report.failed.append((cid, "not found at the venue yet; run resolve later"))
+            return
+        except (UnavailableError, RejectedError) as exc:
+            report.failed.append((cid, str(exc)))
+            return
+        self.apply(state)
+        report.canceled.append(cid)
+
+    def _cancel_if_halted(self, record: OrderRecord) -> None:
+        if record.status.is_working and self.risk_state().trading_state is TradingState.HALTED:
+            self._cancel(record, HaltReport(self.risk_state()))
+
+    # -- helpers ------------------------------------------------------------------------
+    def _get(self, cid: str) -> OrderRecord:
+        record = self.ledger.get_order(cid)
+        assert record is not None, cid
+        return record
+
+    def _position(self, symbol: Symbol) -> Decimal:
+        for pos in self.ledger.positions(venue=self.venue):
+            if pos.symbol == symbol:
+                return Decimal(pos.quantity)
+        return Decimal(0)
+
+
+def intent_from_record(record: OrderRecord, now: datetime) -> OrderIntent:
+    """The order as recorded (for re-checking or display)."""
+    return OrderIntent(
+        intent_id=record.intent_id, symbol=record.symbol, side=record.side,
+        quantity=record.quantity, order_type=record.order_type,
+        limit_price=record.limit_price, venue=record.venue,
+        reduce_only=record.reduce_only, created_at=now,
+    )  # fmt: skip
