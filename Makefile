@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: run test lint format bench venv clean
+.PHONY: run test lint format bench risk-long venv clean
 
 venv: $(STAMP)
 
@@ -36,6 +36,14 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/backtest.py
+	$(BIN)/python bench/risk.py
+	$(BIN)/python bench/ledger.py
+	$(BIN)/python bench/executor.py
+	$(BIN)/python bench/forecaster.py
+
+# The risk officer's stateful property test at 100k sequences (make test runs 3,000).
+risk-long: $(STAMP)
+	sh bench/risk_stateful_long.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info

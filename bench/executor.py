@@ -68,9 +68,9 @@ def run(url: str, n: int) -> tuple[float, float]:
             book = PortfolioView(cash=Decimal(10_000_000), positions=held)
             view = MarketView({AAPL: Quote(symbol=AAPL, timestamp=now, last=price)},
                               {AAPL: instrument})  # fmt: skip
+            risk_state = executor.risk_state()
             t = time.perf_counter()
-            decision = check(proposal, book, view, LIMITS, executor.risk_state(), now,
-                             signer=SIGNER)  # fmt: skip
+            decision = check(proposal, book, view, LIMITS, risk_state, now, signer=SIGNER)
             check_s += time.perf_counter() - t
             assert isinstance(decision, Approved), decision
             executor.submit(decision)
