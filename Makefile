@@ -33,8 +33,9 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# bench/risk.py compares with nautilus_trader when it is installed (the `bench` extra).
+# It is not installed here: it pins pandas<3 and would downgrade the tested environment.
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/backtest.py
 	$(BIN)/python bench/risk.py
 	$(BIN)/python bench/ledger.py

@@ -33,8 +33,8 @@ from core.errors import (
     TillerError,
     UnavailableError,
 )
-from core.ledger import AuditKind, DuplicateOrderError, Ledger, OrderRecord
-from core.types import Fill, OrderIntent, OrderStatus, Symbol
+from core.ledger import AuditKind, DuplicateOrderError, FillRecord, Ledger, OrderRecord
+from core.types import Fill, OrderIntent, OrderStatus, Position, Symbol
 from policies.risk import (
     Approved,
     RiskState,
@@ -42,6 +42,7 @@ from policies.risk import (
     is_reducing,
     on_equity,
     on_order_submitted,
+    on_trade_closed,
     send_time_violations,
 )
 from policies.risk import halt as halt_state
@@ -266,14 +267,32 @@ class Executor:
         )  # fmt: skip
 
     def record_fills(self, fills: Iterable[Fill]) -> int:
-        """Book executions; a fill reported twice is booked once. Returns new fills."""
+        """Book executions; a fill reported twice is booked once. A fill that closes a
+        position (to flat, or through zero) feeds that trade's net P&L to the
+        consecutive-loss cooldown. Returns the number of new fills."""
         new = 0
         for fill in fills:
             self.ledger.audit.append(
                 AuditKind.FILL, fill.model_dump(mode="json"), at=self.clock.now()
             )
-            new += not self.ledger.record_fill(fill).duplicate
+            result = self.ledger.record_fill(fill)
+            if result.duplicate:
+                continue
+            new += 1
+            after = result.position.quantity
+            before = after - fill.quantity * fill.side.sign
+            if before != 0 and (after == 0 or (after > 0) != (before > 0)):
+                self._trade_closed(fill.symbol)
         return new
+
+    def _trade_closed(self, symbol: Symbol) -> None:
+        pnl = closed_trade_pnl([f for f in self.ledger.fills() if f.symbol == symbol])
+        now = self.clock.now()
+        payload = {"event": "trade_closed", "symbol": str(symbol), "pnl": str(pnl)}
+        self._transition(
+            AuditKind.STATE_CHANGE, payload,
+            lambda s: on_trade_closed(s, pnl, now, self.limits),
+        )  # fmt: skip
 
     def resolve(self, record: OrderRecord) -> OrderRecord:
         """Find out what became of an order by asking the venue; never re-send."""
@@ -383,6 +402,38 @@ class Executor:
             if pos.symbol == symbol:
                 return Decimal(pos.quantity)
         return Decimal(0)
+
+
+def closed_trade_pnl(fills: list[FillRecord]) -> Decimal:
+    """Net P&L (realised minus fees) of the last round trip in ``fills`` (one symbol,
+    in time order): from the last fill that opened the position from flat to the fill
+    that closed it. Replayed from the ledger, so it survives restarts."""
+    if not fills:
+        return Decimal(0)
+    position = Position(symbol=fills[0].symbol, quantity=Decimal(0))
+    pnl = Decimal(0)
+    for record in fills:
+        if position.quantity == 0:
+            pnl = Decimal(0)  # a new round trip starts here
+        fill = Fill(
+            order_id=record.client_order_id, fill_id=record.fill_id, symbol=record.symbol,
+            side=record.side, quantity=record.quantity, price=record.price, fee=record.fee,
+            timestamp=record.ts,
+        )  # fmt: skip
+        position, realised = position.apply(fill)
+        pnl += realised - _fee_in_quote(record)
+    return pnl
+
+
+def _fee_in_quote(record: FillRecord) -> Decimal:
+    """Venues may charge the fee in the asset received (the base on a buy); anything
+    else (e.g. BNB) has no price here and is left out."""
+    currency = record.fee_currency.upper()
+    if currency == record.symbol.base:
+        return record.fee * record.price
+    if currency in {record.symbol.quote or "", "USD"}:
+        return record.fee
+    return Decimal(0)
 
 
 def intent_from_record(record: OrderRecord, now: datetime) -> OrderIntent:
