@@ -9,6 +9,7 @@ from app.cli import audit as _audit
 from app.cli import backtest as _backtest
 from app.cli import data as _data
 from app.cli import forecast as _forecast
+from app.cli import policy as _policy
 from app.cli import risk as _risk
 from app.cli._common import handle_errors, out
 
@@ -23,8 +24,10 @@ app.add_typer(_audit.app, name="audit")
 app.add_typer(_risk.app, name="risk")
 train_app = typer.Typer(help="Train models on stored market data.", no_args_is_help=True)
 train_app.command("forecaster")(_forecast.train_forecaster)
+train_app.command("policy")(_policy.train_policy)
 app.add_typer(train_app, name="train")
 app.command("forecast")(_forecast.forecast)
+app.add_typer(_policy.app, name="policy")
 app.command("backtest")(_backtest.backtest)
 
 

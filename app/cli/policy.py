@@ -1,0 +1,155 @@
+"""``tiller train policy``, ``tiller policy act`` and ``tiller policy report``.
+
+Policies come from the user registry first, then the defaults shipped in
+``policies/trained/policy`` (trained by this code on the bundled data).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from app.cli._common import container, err, handle_errors, out, print_json
+from core.errors import ConfigError
+from core.timeutil import parse_utc
+
+app = typer.Typer(help="The GA-evolved PPO trading policy.", no_args_is_help=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+SymbolOpt = Annotated[str, typer.Option(help="e.g. AAPL or BTC/USDT")]
+TimeframeOpt = Annotated[str, typer.Option(help="e.g. 1d, 4h, 1h")]
+
+
+def _roots(c: Any) -> list[Path]:
+    from tools.policy import SHIPPED_DIR, user_registry
+
+    return [user_registry(c.settings.state_path), SHIPPED_DIR]
+
+
+@handle_errors
+def train_policy(
+    symbol: SymbolOpt = "AAPL",
+    timeframe: TimeframeOpt = "1d",
+    generations: Annotated[int, typer.Option(min=1, help="GA generations.")] = 5,
+    population: Annotated[int, typer.Option(min=2, help="Candidates per generation.")] = 8,
+    timesteps: Annotated[int, typer.Option(min=100, help="PPO steps per training run.")] = 5000,
+    seeds: Annotated[str, typer.Option(help="Training seeds per fitness, e.g. 0,1,2.")] = "0,1,2",
+    workers: Annotated[int, typer.Option(min=1, help="Processes evaluating fitness.")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the search.")] = 0,
+    long_only: Annotated[bool, typer.Option(help="Never short.")] = False,
+    output: Annotated[Path | None, typer.Option(help="Registry folder.")] = None,
+    restart: Annotated[bool, typer.Option(help="Ignore a checkpoint of this search.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Evolve PPO hyperparameters, window and reward shaping on a validation window,
+    train the winner, and report it on a test window neither step touched. Resumable:
+    each generation is checkpointed."""
+    import torch
+
+    from tools.policy import EnvConfig, EvolveConfig, save_policy, user_registry
+    from tools.policy._train import train_policy as run
+
+    torch.set_num_threads(1)
+    c = container()
+    try:
+        seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
+    except ValueError:
+        raise ConfigError(f"--seeds {seeds!r}: use comma-separated integers, e.g. 0,1,2") from None
+    config = EvolveConfig(population=population, generations=generations, seeds=seed_list,
+                          workers=workers, total_timesteps=timesteps, seed=seed)  # fmt: skip
+    frame = c.store.bars(symbol, timeframe)
+    slug = symbol.upper().replace("/", "-")
+    checkpoint = c.settings.state_path / "checkpoints" / f"policy-{slug}-{timeframe}.json"
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    if restart:
+        checkpoint.unlink(missing_ok=True)
+
+    def progress(report: Any) -> None:
+        if not json_:
+            err.print(f"generation {report.generation}: best fitness {report.best_fitness:.3f}")
+
+    trained = run(frame, symbol=symbol.upper(), timeframe=timeframe, evolve_config=config,
+                  base_env=EnvConfig(long_only=long_only), checkpoint=checkpoint,
+                  progress=progress, data_source="tiller store")  # fmt: skip
+    folder = save_policy(
+        output or user_registry(c.settings.state_path), trained.model, trained.card
+    )
+    if json_:
+        print_json({"policy_id": trained.card.policy_id, "folder": str(folder),
+                    "report": trained.report.to_json()})  # fmt: skip
+    else:
+        out.print(f"saved {trained.card.policy_id} to {folder}")
+        _print_report(trained.card.policy_id, trained.report.to_json())
+
+
+@app.command()
+@handle_errors
+def act(
+    symbol: SymbolOpt = "AAPL",
+    timeframe: TimeframeOpt = "1d",
+    position: Annotated[int, typer.Option(help="Current position: -1, 0 or 1.")] = 0,
+    as_of: Annotated[str | None, typer.Option(help="Decide on bars closed by then.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """The policy's action after the last closed bar (it would fill at the next open)."""
+    from tools.policy import decide, latest_policy_folder, load_policy
+
+    c = container()
+    when = parse_utc(as_of, name="--as-of") if as_of else c.clock.now()
+    folder = latest_policy_folder(_roots(c), symbol, timeframe)
+    model, card = load_policy(folder)
+    bars = c.store.bars(symbol, timeframe, as_of=when)
+    decision = decide(model, card, bars, position)
+    data = {**decision.to_json(), "symbol": symbol.upper(), "timeframe": timeframe,
+            "uses_future_data": card.data_end > decision.as_of.isoformat(),
+            "note": "a proposal for the risk officer, not an order"}  # fmt: skip
+    if json_:
+        print_json(data)
+        return
+    names = {-1: "SHORT", 0: "FLAT", 1: "LONG"}
+    out.print(f"{symbol.upper()} {timeframe}: {names[decision.target_position]} "
+              f"(confidence {decision.confidence:.0%}, policy {decision.policy_id}, "
+              f"as of the bar opened {decision.as_of:%Y-%m-%d %H:%M})")  # fmt: skip
+    if data["uses_future_data"]:
+        err.print("warning: this policy was trained on data after --as-of")
+
+
+@app.command()
+@handle_errors
+def report(
+    symbol: SymbolOpt = "AAPL", timeframe: TimeframeOpt = "1d", json_: JsonOpt = False
+) -> None:
+    """The latest policy's test-window results against buy-and-hold, the SMA-cross preset
+    and plain PPO, with bootstrap intervals of the Sharpe difference."""
+    from tools.policy import latest_policy_folder
+    from tools.policy._registry import read_card
+
+    card = read_card(latest_policy_folder(_roots(container()), symbol, timeframe))
+    data = {"policy_id": card.policy_id, "windows": card.windows, **card.metrics}
+    if json_:
+        print_json(data)
+    else:
+        _print_report(card.policy_id, card.metrics.get("test", {}))
+
+
+def _print_report(policy_id: str, test: dict[str, Any]) -> None:
+    table = Table(title=f"{policy_id}: test window (untouched by training and evolution)")
+    for col in ("strategy", "return", "Sharpe", "max DD", "turnover", "Sharpe diff [95% CI]"):
+        table.add_column(col, justify="left" if col == "strategy" else "right")
+    rows = [("evolved PPO", test.get("policy", {}), None)]
+    rows += [(name, b.get("metrics", {}), b.get("sharpe_diff"))
+             for name, b in test.get("baselines", {}).items()]  # fmt: skip
+    for name, m, diff in rows:
+        ci = "" if diff is None else (f"{diff['point']:+.2f} [{diff['low']:+.2f}, "
+                                      f"{diff['high']:+.2f}] {diff['verdict']}")  # fmt: skip
+        cells = (
+            f"{m.get('total_return', 0):.1%}",
+            f"{m.get('sharpe', 0):.2f}",
+            f"{m.get('max_drawdown', 0):.1%}",
+            f"{m.get('turnover', 0):.1f}",
+        )
+        table.add_row(name, *cells, ci)
+    out.print(table)
+    out.print("An out-of-sample comparison: if the evolved policy loses, that is the result.")
