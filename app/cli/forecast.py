@@ -109,8 +109,10 @@ def forecast(
     model, card = load_model(latest_folder(roots, symbol, timeframe, as_of=when))
     if horizon > model.horizon:
         raise ConfigError(f"model {card.model_id} forecasts at most {model.horizon} bars ahead")
-    frame = c.store.bars(symbol, timeframe, as_of=when)
-    result = forecast_bars(model, card, frame, horizon, as_of=when)
+    # The forecast is made as of --as-of, or now: only bars closed by then are used.
+    stamp = when or c.clock.now()
+    frame = c.store.bars(symbol, timeframe, as_of=stamp)
+    result = forecast_bars(model, card, frame, horizon, as_of=stamp)
     if json_:
         print_json(result.to_json())
         return

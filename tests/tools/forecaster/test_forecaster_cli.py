@@ -36,7 +36,8 @@ def test_forecast_json_on_shipped_aapl_model() -> None:
         assert q["q10"] <= q["q50"] <= q["q90"]
         assert step["price"]["q50"] > 0
     assert data["point_forecast"][0] == data["horizons"][0]["log_return"]["q50"]
-    assert data["as_of"] is None and data["last_bar_open_time"].startswith("2013-03-01")
+    assert data["as_of"] is not None and data["as_of"] > data["last_bar_open_time"]
+    assert data["last_bar_open_time"].startswith("2013-03-01")
     # Friday's bar is the last; step 1 is Monday's bar, closing at Tuesday 00:00 UTC.
     assert data["horizons"][0]["target_close_time"].startswith("2013-03-05")
     assert data["horizons"][4]["target_close_time"].startswith("2013-03-09")
