@@ -185,10 +185,15 @@ class Ledger:
         """Orders that could still fill, UNKNOWN included: they count against limits."""
         return self.orders([s for s in OrderStatus if s.is_working], venue=venue)
 
-    def fills(self, client_order_id: str | None = None) -> list[FillRecord]:
+    def fills(
+        self, client_order_id: str | None = None, *, symbol: str | None = None
+    ) -> list[FillRecord]:
+        """Fills in time order, optionally of one order or one symbol."""
         query = select(FillRow).order_by(FillRow.ts, FillRow.id)
         if client_order_id is not None:
             query = query.where(FillRow.client_order_id == client_order_id)
+        if symbol is not None:
+            query = query.where(FillRow.symbol == str(symbol))
         with self._read() as session:
             return [conv.fill(r) for r in session.execute(query).scalars()]
 

@@ -27,11 +27,11 @@ from tools.executor._ccxt_map import (
     fill_from_trade,
     instruments_from_markets,
     order_state,
-    retry_after_s,
     to_decimal,
 )
 from tools.executor._rules import check_order_rules
 from tools.executor._types import BrokerOrder, OrderState
+from tools.market_data._fetch import retry_after_s
 
 _T = TypeVar("_T")
 _MS = timedelta(milliseconds=1)

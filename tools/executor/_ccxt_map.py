@@ -120,16 +120,6 @@ def classify_read_error(
     return RejectedError(f"{venue} refused to {what}: {detail}")
 
 
-def retry_after_s(exchange: ccxt.Exchange) -> float | None:
-    """The Retry-After header (seconds) of the exchange's last answer, if it sent one."""
-    headers = getattr(exchange, "last_response_headers", None) or {}
-    raw = headers.get("Retry-After") or headers.get("retry-after")
-    try:
-        return float(raw) if raw is not None else None
-    except ValueError:  # the HTTP-date form: the caller falls back to its own backoff
-        return None
-
-
 # -- numbers and times -------------------------------------------------------------------
 def to_decimal(value: Any) -> Decimal | None:
     """A ccxt number (float, int, str or None) as Decimal; None for missing or non-finite."""

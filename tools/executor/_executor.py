@@ -34,7 +34,7 @@ from core.errors import (
     UnavailableError,
 )
 from core.ledger import AuditKind, DuplicateOrderError, FillRecord, Ledger, OrderRecord
-from core.types import Fill, OrderIntent, OrderStatus, Position, Symbol
+from core.types import Fill, OrderStatus, Position, Symbol
 from policies.risk import (
     Approved,
     RiskState,
@@ -286,7 +286,7 @@ class Executor:
         return new
 
     def _trade_closed(self, symbol: Symbol) -> None:
-        pnl = closed_trade_pnl([f for f in self.ledger.fills() if f.symbol == symbol])
+        pnl = closed_trade_pnl(self.ledger.fills(symbol=symbol))
         now = self.clock.now()
         payload = {"event": "trade_closed", "symbol": str(symbol), "pnl": str(pnl)}
         self._transition(
@@ -388,8 +388,11 @@ class Executor:
         report.canceled.append(cid)
 
     def _cancel_if_halted(self, record: OrderRecord) -> None:
-        if record.status.is_working and self.risk_state().trading_state is TradingState.HALTED:
-            self._cancel(record, HaltReport(self.risk_state()))
+        if not record.status.is_working:
+            return
+        state = self.risk_state()
+        if state.trading_state is TradingState.HALTED:
+            self._cancel(record, HaltReport(state))
 
     # -- helpers ------------------------------------------------------------------------
     def _get(self, cid: str) -> OrderRecord:
@@ -434,13 +437,3 @@ def _fee_in_quote(record: FillRecord) -> Decimal:
     if currency in {record.symbol.quote or "", "USD"}:
         return record.fee
     return Decimal(0)
-
-
-def intent_from_record(record: OrderRecord, now: datetime) -> OrderIntent:
-    """The order as recorded (for re-checking or display)."""
-    return OrderIntent(
-        intent_id=record.intent_id, symbol=record.symbol, side=record.side,
-        quantity=record.quantity, order_type=record.order_type,
-        limit_price=record.limit_price, venue=record.venue,
-        reduce_only=record.reduce_only, created_at=now,
-    )  # fmt: skip

@@ -364,7 +364,7 @@ class _Retrier:
     def _delay(self, exc: ccxt.OperationFailed, attempt: int) -> float:
         delay = min(self.backoff_s * 2**attempt, _MAX_BACKOFF_S)
         if isinstance(exc, ccxt.DDoSProtection):
-            wait = _retry_after_s(self.exchange)
+            wait = retry_after_s(self.exchange)
             if wait is not None and wait > _MAX_RETRY_AFTER_S:
                 raise ThrottledError(
                     f"{self.exchange.id} rate-limited this machine and asks to wait {wait:g} s; "
@@ -399,7 +399,8 @@ class _Retrier:
         return RejectedError(f"{name} refused the request: {exc}")
 
 
-def _retry_after_s(exchange: ccxt.Exchange) -> float | None:
+def retry_after_s(exchange: ccxt.Exchange) -> float | None:
+    """The Retry-After header (seconds) of the exchange's last answer, if it sent one."""
     headers = getattr(exchange, "last_response_headers", None) or {}
     raw = headers.get("Retry-After") or headers.get("retry-after")
     try:
