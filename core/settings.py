@@ -68,6 +68,27 @@ class Settings(BaseSettings):
         "created once in state_dir/risk_token.key (mode 0600).",
     )
 
+    # Knowledge base and retrieval.
+    vector_store: Literal["local", "weaviate"] = Field(
+        "local", description="Where chunks and vectors live: the embedded store or Weaviate."
+    )
+    weaviate_url: str | None = Field(None, description="e.g. http://weaviate.internal:8080")
+    weaviate_grpc_port: int = Field(50051, gt=0, lt=65536)
+    weaviate_api_key: SecretStr | None = None
+    embedding_model: str | None = Field(
+        None,
+        description="A sentence-transformers model name or folder; unset means the "
+        "bundled all-MiniLM-L6-v2.",
+    )
+    sec_user_agent: str | None = Field(
+        None,
+        description='SEC EDGAR asks every client to identify itself: "Name email@example.com".',
+    )
+    edgar_base_url: str = Field(
+        "https://www.sec.gov", description="SEC EDGAR archive base URL (tests point it elsewhere)."
+    )
+    edgar_data_url: str = Field("https://data.sec.gov", description="SEC EDGAR JSON API base URL.")
+
     # Any OpenAI-compatible endpoint; unset means the offline reasoner.
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
@@ -91,6 +112,11 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.state_path / 'ledger.sqlite3'}"
 
     @property
+    def kb_path(self) -> Path:
+        """The embedded knowledge-base store (SQLite + vectors)."""
+        return self.state_path / "kb"
+
+    @property
     def llm_enabled(self) -> bool:
         return bool(self.llm_base_url and self.llm_model)
 
@@ -98,7 +124,13 @@ class Settings(BaseSettings):
         """Refuse placeholder secrets outside development."""
         if self.env == "development":
             return
-        for name in ("exchange_api_key", "exchange_api_secret", "llm_api_key", "risk_token_key"):
+        for name in (
+            "exchange_api_key",
+            "exchange_api_secret",
+            "llm_api_key",
+            "risk_token_key",
+            "weaviate_api_key",
+        ):
             value: SecretStr | None = getattr(self, name)
             if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:
                 raise ConfigError(

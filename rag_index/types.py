@@ -1,0 +1,175 @@
+"""The retrieval layer's contracts: chunks, filters, hits, and the two protocols
+(``Embedder``, ``VectorStore``) every backend implements.
+
+A ``Chunk`` carries its document's metadata (denormalised) so a store can filter inside
+its search and every hit can be cited without a second lookup. ``start``/``end`` index
+into the cleaned ``Document.text``: ``document.text[chunk.start:chunk.end] == chunk.text``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+DEFAULT_COLLECTION = "default"
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """A document as a store knows it (no text): identity, version and metadata."""
+
+    doc_id: str
+    collection: str
+    source: str
+    kind: str
+    sha256: str
+    title: str | None
+    tickers: tuple[str, ...]
+    company: str | None
+    form: str | None
+    fiscal_period: str | None
+    published_at: datetime | None
+    url: str | None
+    n_chunks: int
+    missing: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage: a span of one document's cleaned text within one section."""
+
+    chunk_id: str
+    doc_id: str
+    collection: str
+    ordinal: int
+    text: str
+    start: int
+    end: int
+    section: tuple[str, ...]
+    title: str | None
+    tickers: tuple[str, ...]
+    form: str | None
+    published_at: datetime | None
+    source: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions applied *inside* a search (never to its results afterwards).
+
+    ``as_of`` keeps only documents published at or before it; a document whose
+    publication date is unknown is excluded whenever ``as_of`` is set. ``start``/``end``
+    bound ``published_at`` (inclusive) and likewise exclude unknown dates. Tickers and
+    forms match case-insensitively; a chunk matches if it shares any listed ticker.
+    """
+
+    collection: str | None = DEFAULT_COLLECTION
+    tickers: tuple[str, ...] = ()
+    forms: tuple[str, ...] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+    as_of: datetime | None = None
+
+    def matches(self, chunk: Chunk) -> bool:
+        """The reference semantics every backend must reproduce (used by tests)."""
+        if self.collection is not None and chunk.collection != self.collection:
+            return False
+        if self.tickers:
+            wanted = {t.upper() for t in self.tickers}
+            if not wanted & {t.upper() for t in chunk.tickers}:
+                return False
+        forms = {f.upper() for f in self.forms}
+        if forms and (chunk.form is None or chunk.form.upper() not in forms):
+            return False
+        bounded = self.as_of is not None or self.start is not None or self.end is not None
+        if bounded and chunk.published_at is None:
+            return False
+        published = chunk.published_at
+        if self.as_of is not None and published is not None and published > self.as_of:
+            return False
+        if self.start is not None and published is not None and published < self.start:
+            return False
+        return not (self.end is not None and published is not None and published > self.end)
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    chunk: Chunk
+    score: float
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns text into L2-normalised float32 vectors of ``dim`` dimensions."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """Chunks, their vectors and their metadata, searchable densely and lexically.
+
+    Scores: higher is better. ``dense_search`` ranks by cosine similarity (vectors are
+    normalised); ``lexical_search`` by BM25. Both apply ``filters`` inside the search, so
+    ``k`` results are returned whenever ``k`` chunks match.
+    """
+
+    dim: int
+
+    def upsert_document(
+        self, document: DocumentRecord, chunks: Sequence[Chunk], vectors: np.ndarray
+    ) -> None:
+        """Replace everything stored for ``document.doc_id`` atomically."""
+        ...
+
+    def delete_document(self, doc_id: str, collection: str = DEFAULT_COLLECTION) -> bool: ...
+
+    def get_document(
+        self, doc_id: str, collection: str = DEFAULT_COLLECTION
+    ) -> DocumentRecord | None: ...
+
+    def documents(self, collection: str | None = None) -> list[DocumentRecord]: ...
+
+    def count_chunks(self, collection: str | None = None) -> int: ...
+
+    def dense_search(
+        self, vector: np.ndarray, k: int, filters: Filters | None = None
+    ) -> list[ScoredChunk]: ...
+
+    def lexical_search(
+        self, query: str, k: int, filters: Filters | None = None
+    ) -> list[ScoredChunk]: ...
+
+    def close(self) -> None: ...
+
+
+def chunk_to_json(hit: ScoredChunk) -> dict[str, Any]:
+    """The JSON shape of one search hit (the CLI's ``--json``)."""
+    chunk = hit.chunk
+    return {
+        "text": chunk.text,
+        "score": hit.score,
+        "chunk_id": chunk.chunk_id,
+        "doc_id": chunk.doc_id,
+        "title": chunk.title,
+        "ticker": chunk.tickers[0] if chunk.tickers else None,
+        "tickers": list(chunk.tickers),
+        "form": chunk.form,
+        "date": chunk.published_at.isoformat() if chunk.published_at else None,
+        "section": " > ".join(chunk.section) if chunk.section else None,
+        "section_path": list(chunk.section),
+        "start": chunk.start,
+        "end": chunk.end,
+        "source": chunk.source,
+        "collection": chunk.collection,
+    }
