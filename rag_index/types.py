@@ -108,7 +108,9 @@ class Embedder(Protocol):
     """Turns text into L2-normalised float32 vectors of ``dim`` dimensions."""
 
     name: str
-    dim: int
+
+    @property
+    def dim(self) -> int: ...
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 

@@ -34,3 +34,16 @@ def market_dir(shared_data: Path) -> Path:
     if not path.is_dir():
         pytest.skip(f"{path} is absent")
     return path
+
+
+@pytest.fixture(scope="session")
+def embedder() -> object:
+    """The real bundled embedding model (all-MiniLM-L6-v2), loaded once, one torch thread."""
+    import torch
+
+    from rag_index.embedder import SentenceTransformerEmbedder
+
+    torch.set_num_threads(1)
+    model = SentenceTransformerEmbedder()
+    model.embed(["warm up"])
+    return model

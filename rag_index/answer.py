@@ -1,0 +1,195 @@
+"""Answers composed from retrieved passages, every claim with a numbered citation.
+
+Offline (the default) the answer is extractive: the retrieved passages are cut into
+sentences, each sentence is scored by its embedding similarity to the question (with a
+small bonus for passages the retriever ranked higher), and the best few sentences are
+quoted verbatim with the exact character span they occupy in their document. Nothing is
+paraphrased, so nothing can be invented.
+
+With an LLM configured, the model is given the numbered passages and told to answer only
+from them, citing ``[n]``. Its answer is checked: citations of passages it was not given
+are removed, and an answer citing no given passage is replaced by the extractive one
+(with a warning) rather than shown uncited.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import numpy as np
+
+from rag_index.types import Chunk, Embedder, ScoredChunk, chunk_to_json
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9$])|\n+")
+_CITATION = re.compile(r"\[(\d+)\]")
+MIN_WORDS = 5
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Citation ``n``: the cited passage, and the exact span ``[start, end)`` of the
+    quoted text in the document's cleaned text."""
+
+    n: int
+    chunk: Chunk
+    start: int
+    end: int
+    quote: str
+
+    def to_json(self) -> dict[str, Any]:
+        data = chunk_to_json(ScoredChunk(self.chunk, 0.0))
+        data.pop("score")
+        data.pop("text")
+        data.update({"n": self.n, "start": self.start, "end": self.end, "quote": self.quote})
+        return data
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    mode: Literal["extractive", "llm", "none"]
+    citations: list[Citation] = field(default_factory=list)
+    as_of: datetime | None = None
+    model: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "mode": self.mode,
+            "citations": [c.to_json() for c in self.citations],
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "model": self.model,
+            "warnings": self.warnings,
+        }
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Sentence spans in ``text`` (whitespace trimmed), short fragments dropped."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in [*_SENTENCE_END.finditer(text), None]:
+        end = match.start() if match else len(text)
+        piece = text[start:end]
+        stripped = piece.strip()
+        if len(stripped.split()) >= MIN_WORDS:
+            left = start + (len(piece) - len(piece.lstrip()))
+            spans.append((left, left + len(stripped)))
+        if match:
+            start = match.end()
+    return spans
+
+
+def extractive_answer(
+    question: str,
+    hits: Sequence[ScoredChunk],
+    embedder: Embedder,
+    *,
+    max_sentences: int = 3,
+    per_passage: int = 2,
+    rank_bonus: float = 0.03,
+) -> Answer:
+    candidates: list[tuple[int, int, int]] = []  # (hit index, start, end) within chunk text
+    for index, hit in enumerate(hits):
+        for start, end in sentence_spans(hit.chunk.text):
+            candidates.append((index, start, end))
+    if not candidates:
+        return Answer(question, _NOTHING, "none")
+    texts = [hits[i].chunk.text[s:e] for i, s, e in candidates]
+    query = embedder.embed_query(question)
+    similarity = embedder.embed(texts) @ query
+    scores = similarity + rank_bonus / (1.0 + np.array([i for i, _, _ in candidates]))
+    chosen: list[tuple[int, int, int]] = []
+    seen_spans: set[tuple[str, int, int]] = set()
+    taken: dict[int, int] = {}
+    for position in np.argsort(-scores, kind="stable"):
+        index, start, end = candidates[int(position)]
+        chunk = hits[index].chunk
+        key = (chunk.doc_id, chunk.start + start, chunk.start + end)
+        if key in seen_spans or taken.get(index, 0) >= per_passage:
+            continue  # overlapping chunks repeat sentences
+        seen_spans.add(key)
+        taken[index] = taken.get(index, 0) + 1
+        chosen.append((index, start, end))
+        if len(chosen) == max_sentences:
+            break
+    numbers: dict[int, int] = {}
+    citations: list[Citation] = []
+    parts: list[str] = []
+    for index, start, end in chosen:
+        chunk = hits[index].chunk
+        n = numbers.setdefault(index, len(numbers) + 1)
+        quote = chunk.text[start:end]
+        citations.append(Citation(n, chunk, chunk.start + start, chunk.start + end, quote))
+        parts.append(f"{' '.join(quote.split())} [{n}]")
+    return Answer(question, " ".join(parts), "extractive", citations)
+
+
+_NOTHING = "Nothing in the knowledge base answers this with the filters given."
+
+_SYSTEM = (
+    "You answer questions about markets and companies using ONLY the numbered passages "
+    "you are given. Cite every claim with the passage number in square brackets, like "
+    "[2]. If the passages do not contain the answer, say so plainly. Do not use outside "
+    "knowledge, do not guess numbers, and keep the answer under 150 words."
+)
+
+
+def llm_prompt(question: str, hits: Sequence[ScoredChunk]) -> str:
+    blocks = []
+    for n, hit in enumerate(hits, start=1):
+        chunk = hit.chunk
+        where = " > ".join(p for p in (chunk.title, *chunk.section) if p)
+        date = chunk.published_at.date().isoformat() if chunk.published_at else "date unknown"
+        blocks.append(f"[{n}] ({where}; {date})\n{chunk.text}")
+    return "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}"
+
+
+def llm_answer(
+    question: str, hits: Sequence[ScoredChunk], complete: Any, embedder: Embedder
+) -> Answer:
+    """``complete(list[ChatMessage]) -> str`` is the chat call (``ChatClient.complete``)."""
+    from core.llm import ChatMessage
+
+    if not hits:
+        return Answer(question, _NOTHING, "none")
+    reply = complete(
+        [ChatMessage("system", _SYSTEM), ChatMessage("user", llm_prompt(question, hits))]
+    )
+    warnings: list[str] = []
+    cited: list[int] = []
+    for match in _CITATION.finditer(reply):
+        n = int(match.group(1))
+        if 1 <= n <= len(hits):
+            if n not in cited:
+                cited.append(n)
+        else:
+            warnings.append(f"the model cited passage [{n}], which it was not given; removed")
+    text = _CITATION.sub(
+        lambda m: m.group(0) if 1 <= int(m.group(1)) <= len(hits) else "", reply
+    ).strip()
+    if not cited:
+        fallback = extractive_answer(question, hits, embedder)
+        fallback.warnings = [
+            *warnings,
+            "the model's answer cited none of the passages it was given; "
+            "showing an extractive answer instead",
+        ]
+        return fallback
+    citations = [
+        Citation(
+            n,
+            hits[n - 1].chunk,
+            hits[n - 1].chunk.start,
+            hits[n - 1].chunk.end,
+            hits[n - 1].chunk.text,
+        )
+        for n in sorted(cited)
+    ]
+    return Answer(question, text, "llm", citations, warnings=warnings)

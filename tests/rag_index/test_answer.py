@@ -1,0 +1,139 @@
+"""Answers quote retrieved passages verbatim, with spans; an LLM may cite only what it got."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from core.errors import ConfigError, UnavailableError
+from core.llm import ChatClient
+from core.settings import load_settings
+from rag_index.answer import extractive_answer, llm_answer, sentence_spans
+from rag_index.retriever import reciprocal_rank_fusion
+from rag_index.types import Chunk, ScoredChunk
+from tests.fakes._http import Reply
+from tests.fakes.openai_server import FakeOpenAI
+
+DOC = (
+    "Item 1A. Risk Factors\n"
+    "The Company depends on component suppliers, many of them single-source. "
+    "Supply disruptions in Asia could delay products and raise costs. "
+    "Ok.\n"
+    "Item 7. Results\n"
+    "Net sales grew two percent during the fiscal year to a record level."
+)
+
+
+def _chunk(start: int, end: int, n: int, section: tuple[str, ...]) -> Chunk:
+    return Chunk(
+        chunk_id=f"doc:{n}", doc_id="doc", collection="default", ordinal=n,
+        text=DOC[start:end], start=start, end=end, section=section,
+        title="Example 10-K", tickers=("EXM",), form="10-K",
+        published_at=datetime(2024, 11, 1, tzinfo=UTC), source="example.html", kind="filing",
+    )  # fmt: skip
+
+
+def _hits() -> list[ScoredChunk]:
+    risk_end = DOC.index("Item 7.")
+    return [
+        ScoredChunk(_chunk(0, risk_end - 1, 0, ("Item 1A. Risk Factors",)), 1.0),
+        ScoredChunk(_chunk(risk_end, len(DOC), 1, ("Item 7. Results",)), 0.5),
+    ]
+
+
+def test_sentence_spans_when_text_has_short_fragments_then_they_are_dropped() -> None:
+    spans = sentence_spans(
+        "Ok. This sentence has enough words in it. No.\nAnother line with five words here"
+    )
+
+    texts = [
+        "Ok. This sentence has enough words in it. No.\nAnother line with five words here"[s:e]
+        for s, e in spans
+    ]
+    assert texts == ["This sentence has enough words in it.", "Another line with five words here"]
+
+
+def test_extractive_answer_when_asked_about_suppliers_then_quotes_risk_sentence_with_exact_span(
+    embedder: object,
+) -> None:
+    answer = extractive_answer(
+        "Which supply chain risks are described?", _hits(), embedder, max_sentences=2
+    )  # type: ignore[arg-type]
+
+    assert answer.mode == "extractive"
+    assert answer.citations, "an answer must cite"
+    top = answer.citations[0]
+    assert DOC[top.start : top.end] == top.quote
+    assert "suppl" in top.quote.lower()
+    assert top.chunk.section == ("Item 1A. Risk Factors",)
+    assert "[1]" in answer.text
+
+
+def test_extractive_answer_when_no_passages_then_says_nothing_answers(embedder: object) -> None:
+    answer = extractive_answer("anything?", [], embedder)  # type: ignore[arg-type]
+
+    assert answer.mode == "none"
+    assert answer.citations == []
+
+
+def test_llm_answer_when_model_cites_given_passage_then_citation_kept(embedder: object) -> None:
+    def reply(body: dict[str, object]) -> str:
+        assert "[1]" in str(body["messages"])  # passages were numbered
+        return "Suppliers are often single-source [1]. Sales grew [2]. See also [7]."
+
+    with FakeOpenAI(reply, api_key="sk-test") as server:
+        client = ChatClient(server.base_url, "test-model", "sk-test")
+        answer = llm_answer("What about suppliers?", _hits(), client.complete, embedder)  # type: ignore[arg-type]
+
+    assert answer.mode == "llm"
+    assert [c.n for c in answer.citations] == [1, 2]
+    assert "[7]" not in answer.text
+    assert any("[7]" in w for w in answer.warnings)
+    assert server.requests[0]["model"] == "test-model"
+    assert server.requests[0]["temperature"] == 0.0
+
+
+def test_llm_answer_when_model_cites_nothing_then_falls_back_to_extractive(
+    embedder: object,
+) -> None:
+    with FakeOpenAI(lambda body: "Apple is a great company.") as server:
+        client = ChatClient(server.base_url, "m")
+        answer = llm_answer("Which supply risks?", _hits(), client.complete, embedder)  # type: ignore[arg-type]
+
+    assert answer.mode == "extractive"
+    assert answer.citations
+    assert any("cited none" in w for w in answer.warnings)
+
+
+def test_chat_client_when_key_refused_then_config_error_names_setting() -> None:
+    with FakeOpenAI(lambda body: "x", api_key="right") as server:
+        client = ChatClient(server.base_url, "m", "wrong")
+        with pytest.raises(ConfigError, match="TILLER_LLM_API_KEY"):
+            client.complete([])
+
+
+def test_chat_client_when_server_overloaded_then_unavailable() -> None:
+    busy = Reply(503, {"error": {"message": "busy"}})
+    with FakeOpenAI(lambda body: busy) as server, pytest.raises(UnavailableError, match="503"):
+        ChatClient(server.base_url, "m").complete([])
+
+
+def test_chat_client_when_nothing_listens_then_unavailable_fast() -> None:
+    with pytest.raises(UnavailableError, match="cannot reach"):
+        ChatClient("http://127.0.0.1:9/v1", "m", timeout_s=5).complete([])
+
+
+def test_chat_client_from_settings_when_unconfigured_then_says_which_settings() -> None:
+    with pytest.raises(ConfigError, match="TILLER_LLM_BASE_URL"):
+        ChatClient.from_settings(load_settings())
+
+
+def test_rrf_when_lists_overlap_then_shared_items_rank_first_and_ties_are_stable() -> None:
+    a, b = _hits()
+    c = ScoredChunk(_chunk(0, 10, 2, ()), 0.1)
+
+    fused = reciprocal_rank_fusion([[a, b], [b, c]], k=3, rrf_k=60)
+
+    assert [h.chunk.chunk_id for h in fused] == ["doc:1", "doc:0", "doc:2"]
+    assert fused[0].score == pytest.approx(1 / 62 + 1 / 61)
