@@ -1,18 +1,22 @@
 """``tiller train forecaster`` and ``tiller forecast``: train a quantile forecaster on
-stored bars, and forecast from the latest model (user registry first, then the shipped
-defaults in ``policies/trained/forecaster``)."""
+stored bars, and forecast returns and volatility from the latest model (user registry
+first, then the shipped defaults in ``policies/trained/forecaster``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from app.cli._common import container, err, handle_errors, out, print_json
+from app.cli._progress import ProgressView
 from core.errors import ConfigError
 from core.timeutil import parse_utc
+
+if TYPE_CHECKING:
+    from tools.forecaster import EpochReport
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 SymbolOpt = Annotated[str, typer.Option(help="e.g. AAPL or BTC/USDT")]
@@ -48,10 +52,19 @@ def train_forecaster(
     root = output or user_registry(c.settings.state_path)
     if not json_:
         err.print(f"training on {len(frame):,} {timeframe} bars of {symbol.upper()}…")
-    result = train_forecaster(
-        frame, symbol.upper(), timeframe, config, seed=seed, holdout=holdout,
-        data_source=_sources(c.store, symbol, timeframe),
-    )  # fmt: skip
+    with ProgressView(err, enabled=not json_) as view:
+
+        def on_epoch(stage: str, r: EpochReport) -> None:
+            note = f"loss {r.loss:.4f}"
+            if r.stopped and r.epoch < r.epochs:
+                note += f", early stop (best epoch {r.best_epoch} of {r.epochs})"
+            view.update(stage, f"{stage}, epochs", r.epoch, r.epoch if r.stopped else r.epochs,
+                        note)  # fmt: skip
+
+        result = train_forecaster(
+            frame, symbol.upper(), timeframe, config, seed=seed, holdout=holdout,
+            data_source=_sources(c.store, symbol, timeframe), on_epoch=on_epoch,
+        )  # fmt: skip
     folder = save_model(root, result.model, result.card)
     if json_:
         print_json({"path": str(folder), "card": result.card.to_json()})
@@ -81,6 +94,17 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
             name, f"{m['mase']:.3f}", f"{m['pinball']:.5f}", f"{m['coverage_80']:.2f}", direction
         )
     out.print(table)
+    if "volatility" in metrics:
+        _print_volatility(metrics["volatility"])
+
+
+def _print_volatility(vol: dict[str, Any]) -> None:
+    table = Table(title="hold-out volatility forecasts, all horizons", caption=vol["method"])
+    for col in ("sigma from", "QLIKE", "var ratio", "log-var MSE"):
+        table.add_column(col, justify="left" if col == "sigma from" else "right")
+    for name, m in vol["all_horizons"].items():
+        table.add_row(name, f"{m['qlike']:.4f}", f"{m['var_ratio']:.2f}", f"{m['log_var_mse']:.3f}")
+    out.print(table)
 
 
 @handle_errors
@@ -94,7 +118,8 @@ def forecast(
     ] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Quantile forecast (10/50/90%) of the next log returns from the latest model."""
+    """Quantile forecast (10/50/90%) of the next log returns, and the volatility (standard
+    deviation) of each cumulative return derived from it, from the latest model."""
     from tools.forecaster import (
         SHIPPED_DIR,
         forecast_bars,
@@ -123,15 +148,17 @@ def _print_forecast(data: dict[str, Any]) -> None:
     table = Table(
         title=f"{data['symbol']} {data['timeframe']} forecast from the bar opened "
         f"{data['last_bar_open_time'][:16]} (close {data['last_close']:,.2f})",
-        caption=f"model {data['model_id']}, trained through {data['model_trained_through'][:10]}",
+        caption=f"model {data['model_id']}, trained through {data['model_trained_through'][:10]}; "
+        "volatility: std of the log return from the last close to that step's close, from "
+        "the quantiles; EWMA vol: the same from past returns (lambda 0.94)",
     )
-    for col in ("step", "closes at", "q10", "median", "q90"):
+    for col in ("step", "closes at", "q10", "median", "q90", "volatility", "EWMA vol"):
         table.add_column(col, justify="right")
-    for s in data["horizons"]:
+    for s, ewma in zip(data["horizons"], data["volatility_ewma"], strict=True):
         p = s["price"]
         table.add_row(
             str(s["step"]), s["target_close_time"][:16], f"{p['q10']:,.2f}",
-            f"{p['q50']:,.2f}", f"{p['q90']:,.2f}",
+            f"{p['q50']:,.2f}", f"{p['q90']:,.2f}", f"{s['volatility']:.2%}", f"{ewma:.2%}",
         )  # fmt: skip
     out.print(table)
     if data["uses_future_data"]:

@@ -6,13 +6,15 @@ Policies come from the user registry first, then the defaults shipped in
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from app.cli._common import container, err, handle_errors, out, print_json
+from app.cli._progress import ProgressView
 from core.errors import ConfigError
 from core.timeutil import parse_utc
 
@@ -20,6 +22,11 @@ app = typer.Typer(help="The GA-evolved PPO trading policy.", no_args_is_help=Tru
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 SymbolOpt = Annotated[str, typer.Option(help="e.g. AAPL or BTC/USDT")]
 TimeframeOpt = Annotated[str, typer.Option(help="e.g. 1d, 4h, 1h")]
+
+if TYPE_CHECKING:
+    from tools.forecaster import EpochReport
+    from tools.policy import EvaluationProgress, GenerationReport
+    from tools.policy._train import TrainProgress
 
 
 def _roots(c: Any) -> list[Path]:
@@ -39,16 +46,23 @@ def train_policy(
     workers: Annotated[int, typer.Option(min=1, help="Processes evaluating fitness.")] = 1,
     seed: Annotated[int, typer.Option(help="Seed of the search.")] = 0,
     long_only: Annotated[bool, typer.Option(help="Never short.")] = False,
+    forecast: Annotated[
+        bool,
+        typer.Option(
+            help="Let the search try the forecaster's output as observation channels "
+            "(fits one small forecaster first: a few seconds)."
+        ),
+    ] = True,
     output: Annotated[Path | None, typer.Option(help="Registry folder.")] = None,
     restart: Annotated[bool, typer.Option(help="Ignore a checkpoint of this search.")] = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Evolve PPO hyperparameters, window and reward shaping on a validation window,
-    train the winner, and report it on a test window neither step touched. Resumable:
-    each generation is checkpointed."""
+    """Evolve PPO hyperparameters, observation (window, features, forecast channels) and
+    reward shaping on a validation window, train the winner, and report it on a test
+    window neither step touched. Resumable: each generation is checkpointed."""
     import torch
 
-    from tools.policy import EnvConfig, EvolveConfig, save_policy, user_registry
+    from tools.policy import EnvConfig, EvolveConfig, ForecastConfig, save_policy, user_registry
     from tools.policy._train import train_policy as run
 
     torch.set_num_threads(1)
@@ -58,7 +72,8 @@ def train_policy(
     except ValueError:
         raise ConfigError(f"--seeds {seeds!r}: use comma-separated integers, e.g. 0,1,2") from None
     config = EvolveConfig(population=population, generations=generations, seeds=seed_list,
-                          workers=workers, total_timesteps=timesteps, seed=seed)  # fmt: skip
+                          workers=workers, total_timesteps=timesteps, seed=seed,
+                          forecast=ForecastConfig(seed=seed) if forecast else None)  # fmt: skip
     frame = c.store.bars(symbol, timeframe)
     slug = symbol.upper().replace("/", "-")
     checkpoint = c.settings.state_path / "checkpoints" / f"policy-{slug}-{timeframe}.json"
@@ -66,22 +81,47 @@ def train_policy(
     if restart:
         checkpoint.unlink(missing_ok=True)
 
-    def progress(report: Any) -> None:
-        if not json_:
-            err.print(f"generation {report.generation}: best fitness {report.best_fitness:.3f}")
-
-    trained = run(frame, symbol=symbol.upper(), timeframe=timeframe, evolve_config=config,
-                  base_env=EnvConfig(long_only=long_only), checkpoint=checkpoint,
-                  progress=progress, data_source="tiller store")  # fmt: skip
-    folder = save_policy(
-        output or user_registry(c.settings.state_path), trained.model, trained.card
-    )
+    with ProgressView(err, enabled=not json_) as view:
+        trained = run(frame, symbol=symbol.upper(), timeframe=timeframe, evolve_config=config,
+                      base_env=EnvConfig(long_only=long_only), checkpoint=checkpoint,
+                      progress=_train_progress(view, generations),
+                      data_source="tiller store")  # fmt: skip
+    root = output or user_registry(c.settings.state_path)
+    folder = save_policy(root, trained.model, trained.card, trained.forecaster)
     if json_:
         print_json({"policy_id": trained.card.policy_id, "folder": str(folder),
                     "report": trained.report.to_json()})  # fmt: skip
     else:
         out.print(f"saved {trained.card.policy_id} to {folder}")
         _print_report(trained.card.policy_id, trained.report.to_json())
+
+
+def _train_progress(view: ProgressView, generations: int) -> TrainProgress:
+    """What ``tiller train policy`` shows while it works (on stderr)."""
+    from tools.policy._train import TrainProgress
+
+    def epoch(r: EpochReport) -> None:
+        note = f"loss {r.loss:.4f}"
+        if r.stopped and r.epoch < r.epochs:
+            note += f", early stop (best epoch {r.best_epoch} of {r.epochs})"
+        total = r.epoch if r.stopped else r.epochs
+        view.update("forecast", "channel forecaster, epochs", r.epoch, total, note)
+
+    def evaluation(p: EvaluationProgress) -> None:
+        label = "initial population" if p.generation == 0 else (
+            f"generation {p.generation}/{generations}")  # fmt: skip
+        best = "" if math.isnan(p.best_fitness) else f"best so far {p.best_fitness:.3f}"
+        view.update(f"generation {p.generation}", f"{label}, candidates", p.done, p.total, best)
+
+    def generation(r: GenerationReport) -> None:
+        view.log(f"generation {r.generation}/{generations} done: best fitness "
+                 f"{r.best_fitness:.3f}, population mean {r.mean_fitness:.3f}, "
+                 f"{r.evaluated} candidates scored so far")  # fmt: skip
+
+    def timesteps(stage: str, done: int, total: int) -> None:
+        view.update(stage, f"PPO steps, {stage}", done, total)
+
+    return TrainProgress(epoch, evaluation, generation, timesteps)
 
 
 @app.command()
@@ -95,13 +135,14 @@ def act(
 ) -> None:
     """The policy's action after the last closed bar (it would fill at the next open)."""
     from tools.policy import decide, latest_policy_folder, load_policy
+    from tools.policy._registry import load_forecaster
 
     c = container()
     when = parse_utc(as_of, name="--as-of") if as_of else c.clock.now()
     folder = latest_policy_folder(_roots(c), symbol, timeframe)
     model, card = load_policy(folder)
     bars = c.store.bars(symbol, timeframe, as_of=when)
-    decision = decide(model, card, bars, position)
+    decision = decide(model, card, bars, position, forecaster=load_forecaster(folder, card))
     data = {**decision.to_json(), "symbol": symbol.upper(), "timeframe": timeframe,
             "uses_future_data": card.data_end > decision.as_of.isoformat(),
             "note": "a proposal for the risk officer, not an order"}  # fmt: skip
@@ -122,7 +163,9 @@ def report(
     symbol: SymbolOpt = "AAPL", timeframe: TimeframeOpt = "1d", json_: JsonOpt = False
 ) -> None:
     """The latest policy's test-window results against buy-and-hold, the SMA-cross preset
-    and plain PPO, with bootstrap intervals of the Sharpe difference."""
+    and plain PPO, with bootstrap intervals of the Sharpe difference, and its deflated
+    Sharpe ratio (the probability its true Sharpe beats the best of the search's trials
+    by luck)."""
     from tools.policy import latest_policy_folder
     from tools.policy._registry import read_card
 
@@ -152,4 +195,21 @@ def _print_report(policy_id: str, test: dict[str, Any]) -> None:
         )
         table.add_row(name, *cells, ci)
     out.print(table)
+    out.print(_deflated_line(test))
     out.print("An out-of-sample comparison: if the evolved policy loses, that is the result.")
+
+
+def _deflated_line(test: dict[str, Any]) -> str:
+    if "deflated_sharpe" not in test:
+        return ("Deflated Sharpe ratio: not in this card (trained before it was reported); "
+                "retrain with `tiller train policy` to get it.")  # fmt: skip
+    d = test["deflated_sharpe"]
+    if d is None:
+        return f"Deflated Sharpe ratio: not computed ({test.get('deflated_sharpe_note', '')})."
+    return (
+        f"Deflated Sharpe ratio {d['dsr']:.2f}: the probability that the true Sharpe beats "
+        f"{d['expected_max_sharpe']:.2f}, what the best of {d['trials']} trials reaches by luck "
+        f"(trial Sharpe std {d['trial_sharpe_std']:.2f}); against 0 alone (PSR) "
+        f"{d['psr']:.2f}. From {d['n_returns']} test returns, skew {d['skew']:.2f}, "
+        f"kurtosis {d['kurtosis']:.1f}."
+    )

@@ -25,7 +25,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -127,8 +127,23 @@ def deterministic_torch(seed: int) -> Iterator[None]:
         torch.use_deterministic_algorithms(was_deterministic)
 
 
+@dataclass(frozen=True)
+class EpochReport:
+    """Progress of one fit after an epoch. ``loss`` is the early-stopping loss (on the
+    validation tail, or the training loss without one); ``stopped`` marks the last epoch
+    this fit runs (early stop or ``epochs`` reached)."""
+
+    epoch: int
+    epochs: int
+    loss: float
+    best_epoch: int
+    stopped: bool
+
+
 class PatchTSTForecaster:
-    """The transformer behind the ``QuantileForecaster`` contract."""
+    """The transformer behind the ``QuantileForecaster`` contract. ``on_epoch``, when
+    set, is called after every training epoch (a progress display; it must not touch
+    the model)."""
 
     name = "patchtst"
     quantiles = QUANTILES
@@ -145,6 +160,7 @@ class PatchTSTForecaster:
         self.train_seconds = 0.0
         self.final_loss = float("nan")
         self.best_epoch = 0
+        self.on_epoch: Callable[[EpochReport], None] | None = None
 
     def fit(self, data: SeriesData, train_end: int) -> None:
         started = time.perf_counter()
@@ -190,8 +206,11 @@ class PatchTSTForecaster:
                 )
             else:
                 since += 1
-                if since >= c.patience:
-                    break
+            stop = since >= c.patience or epoch == c.epochs
+            if self.on_epoch is not None:
+                self.on_epoch(EpochReport(epoch, c.epochs, loss, self.best_epoch, stop))
+            if stop:
+                break
         net.load_state_dict(best_state)
         net.eval()
         return best

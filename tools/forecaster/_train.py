@@ -4,6 +4,7 @@ refit on all the data, and describe it in a model card."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,9 +16,15 @@ from tools.forecaster._base import QuantileForecaster
 from tools.forecaster._baselines import HistoricalMean, LinearAR, RandomWalk
 from tools.forecaster._features import FEATURES, prepare
 from tools.forecaster._metrics import QUANTILES
-from tools.forecaster._model import PatchConfig, PatchTSTForecaster
+from tools.forecaster._model import EpochReport, PatchConfig, PatchTSTForecaster
 from tools.forecaster._registry import ModelCard, code_version, model_id_for, state_digest
 from tools.forecaster._walkforward import walk_forward
+
+VOLATILITY_METHOD = (
+    "sigma of the h-step log return = (q90 - q10) / 2.563 (normal approximation), and "
+    "sqrt(h) x trailing 20-bar / EWMA(0.94) volatility, scored on the same hold-out: "
+    "QLIKE (lower is better), var_ratio = mean(y^2) / mean(sigma^2) (1 = unbiased)"
+)
 
 
 @dataclass(frozen=True)
@@ -30,13 +37,30 @@ def baselines(horizon: int) -> list[QuantileForecaster]:
     return [RandomWalk(horizon), HistoricalMean(horizon), LinearAR(horizon)]
 
 
+OnEpoch = Callable[[str, EpochReport], None]
+"""Progress of a fit: the stage (``"hold-out fit"`` or ``"final fit"``) and the epoch."""
+
+
+def _model(
+    config: PatchConfig, seed: int, stage: str, on_epoch: OnEpoch | None
+) -> PatchTSTForecaster:
+    model = PatchTSTForecaster(config, seed)
+    if on_epoch is not None:
+        model.on_epoch = lambda report: on_epoch(stage, report)
+    return model
+
+
 def holdout_metrics(
-    frame: pd.DataFrame, config: PatchConfig, seed: int, holdout: float
+    frame: pd.DataFrame,
+    config: PatchConfig,
+    seed: int,
+    holdout: float,
+    on_epoch: OnEpoch | None = None,
 ) -> dict[str, Any]:
     """Fit everything on the first ``1 - holdout`` of the bars, score on the rest."""
     data = prepare(frame, config.horizon)
     split = int(data.n * (1.0 - holdout))
-    models = [PatchTSTForecaster(config, seed), *baselines(config.horizon)]
+    models = [_model(config, seed, "hold-out fit", on_epoch), *baselines(config.horizon)]
     result = walk_forward(data, models, initial_train=split, test_size=data.n)
     return {
         "method": (
@@ -46,6 +70,11 @@ def holdout_metrics(
         ),
         "all_horizons": _no_nan(result.metrics()),
         "step_1": _no_nan(result.metrics(horizon_step=1)),
+        "volatility": {
+            "method": VOLATILITY_METHOD,
+            "all_horizons": _no_nan(result.volatility(data)),
+            "step_1": _no_nan(result.volatility(data, horizon_step=1)),
+        },
     }
 
 
@@ -65,13 +94,16 @@ def train_forecaster(
     seed: int = 0,
     holdout: float = 0.2,
     data_source: str = "",
+    on_epoch: OnEpoch | None = None,
 ) -> TrainResult:
-    """The whole recipe; a pure function of (bars, config, seed) up to timings."""
+    """The whole recipe; a pure function of (bars, config, seed) up to timings.
+    ``on_epoch`` sees every epoch of the hold-out fit and of the final fit."""
     config = config or PatchConfig()
-    metrics = holdout_metrics(frame, config, seed, holdout) if holdout > 0 else {}
+    metrics = holdout_metrics(frame, config, seed, holdout, on_epoch) if holdout > 0 else {}
     data = prepare(frame, config.horizon)
-    model = PatchTSTForecaster(config, seed)
+    model = _model(config, seed, "final fit", on_epoch)
     model.fit(data, train_end=data.n)
+    model.on_epoch = None
     assert model.net is not None and model.scaler is not None
     data_end = pd.Timestamp(data.index[-1]).to_pydatetime()
     card = ModelCard(

@@ -21,7 +21,8 @@ import numpy as np
 
 from tools.forecaster._base import QuantileForecaster, first_origin
 from tools.forecaster._features import SeriesData
-from tools.forecaster._metrics import score
+from tools.forecaster._metrics import QUANTILES, score
+from tools.forecaster._volatility import volatility_metrics
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,16 @@ class WalkForwardResult:
                 h = horizon_step - 1
                 out[name] = score(self.outcomes[:, h : h + 1], q[:, h : h + 1])
         return out
+
+    def volatility(
+        self, data: SeriesData, horizon_step: int | None = None
+    ) -> dict[str, dict[str, float]]:
+        """Volatility scores (QLIKE, variance ratio, log-variance MSE) of every model's
+        quantile-derived sigma and of the trailing and EWMA baselines, on ``data`` (the
+        series this result was computed on)."""
+        return volatility_metrics(
+            data, self.origins, self.outcomes, self.forecasts, QUANTILES, horizon_step
+        )
 
 
 def make_folds(

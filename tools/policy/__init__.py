@@ -1,12 +1,26 @@
 """The trading policy: a gymnasium environment on the backtester's fill convention, PPO
-training (stable-baselines3) and a genetic search (pygad) over PPO hyperparameters,
-observation window and reward shaping, scored on a validation window it never trained
-on; the once-only test-window report against baselines with bootstrap intervals; a file
+training (stable-baselines3) and a genetic search (pygad) over PPO hyperparameters, the
+observation (window, feature set, the forecaster's output as channels) and reward
+shaping, scored on a validation window it never trained on; the once-only test-window
+report against baselines with bootstrap intervals and the deflated Sharpe ratio; a file
 registry of trained policies.
 
 Importing this package imports torch (~2 s); CLI commands import it lazily.
 """
 
+from tools.policy._channels import (
+    FEATURE_SETS,
+    FORECAST_CHANNELS,
+    ForecastChannels,
+    ForecastConfig,
+    fit_forecast_channels,
+)
+from tools.policy._dsr import (
+    DeflatedSharpe,
+    deflated_sharpe,
+    expected_max_sharpe,
+    probabilistic_sharpe_ratio,
+)
 from tools.policy._env import EnvConfig, EnvFactory, Split, TradingEnv, Windows
 from tools.policy._evaluate import (
     Episode,
@@ -23,6 +37,7 @@ from tools.policy._evolve import (
     evolve,
     load_checkpoint,
 )
+from tools.policy._fitness import EvaluationProgress, candidate_fitness
 from tools.policy._ppo import PPOConfig, TrainResult, model_act, train_ppo
 from tools.policy._registry import (
     SHIPPED_DIR,
@@ -47,14 +62,20 @@ from tools.policy._report import (
 )
 
 __all__ = [
+    "FEATURE_SETS",
+    "FORECAST_CHANNELS",
     "SHIPPED_DIR",
     "Candidate",
+    "DeflatedSharpe",
     "EnvConfig",
     "EnvFactory",
     "Episode",
     "EvalMetrics",
+    "EvaluationProgress",
     "EvolveConfig",
     "EvolveResult",
+    "ForecastChannels",
+    "ForecastConfig",
     "GenerationReport",
     "PPOConfig",
     "PolicyCard",
@@ -66,16 +87,21 @@ __all__ = [
     "TrainResult",
     "Windows",
     "baseline_episodes",
+    "candidate_fitness",
     "card_for",
     "compare",
     "decide",
+    "deflated_sharpe",
     "evolve",
+    "expected_max_sharpe",
+    "fit_forecast_channels",
     "latest_policy_folder",
     "list_policies",
     "load_checkpoint",
     "load_policy",
     "model_act",
     "policy_test_episode",
+    "probabilistic_sharpe_ratio",
     "replay_positions",
     "run_episode",
     "save_policy",

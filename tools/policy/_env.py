@@ -20,7 +20,7 @@ kernel sizes a short on its (lower) fill price instead, which puts the short at
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, cast
 
 import gymnasium as gym
@@ -29,7 +29,13 @@ import pandas as pd
 from gymnasium import spaces
 
 from core.errors import ConfigError
-from tools.forecaster._features import FEATURES, WARMUP, Scaler, compute_features
+from tools.forecaster._features import WARMUP, Scaler, compute_features
+from tools.policy._channels import (
+    FEATURE_SETS,
+    ForecastChannels,
+    channel_names,
+    observation_channels,
+)
 
 FEATURE_CLIP = 8.0  # Scaler.transform clips to +-8 standard deviations
 MIN_EQUITY = 1e-12  # below this the account is wiped out and the episode ends
@@ -41,7 +47,8 @@ class EnvConfig:
 
     ``drawdown_penalty`` is subtracted per bar times the current drawdown from the
     episode's equity peak; ``turnover_penalty`` per unit of position change (0 -> 1 is 1,
-    -1 -> 1 is 2), on top of the fees the fill already paid."""
+    -1 -> 1 is 2), on top of the fees the fill already paid. ``feature_set`` names the
+    features observed (``FEATURE_SETS``); ``use_forecast`` adds the forecast channels."""
 
     window: int = 10
     fee_rate: float = 0.001
@@ -49,6 +56,8 @@ class EnvConfig:
     long_only: bool = False
     drawdown_penalty: float = 0.0
     turnover_penalty: float = 0.0
+    feature_set: str = "all"
+    use_forecast: bool = False
 
     def __post_init__(self) -> None:
         if self.window < 1:
@@ -60,6 +69,15 @@ class EnvConfig:
         for name in ("drawdown_penalty", "turnover_penalty"):
             if getattr(self, name) < 0.0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.feature_set not in FEATURE_SETS:
+            raise ConfigError(
+                f"feature_set {self.feature_set!r} is not one of {', '.join(FEATURE_SETS)}"
+            )
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Names of the per-bar observation channels, in order."""
+        return channel_names(self.feature_set, self.use_forecast)
 
     @property
     def positions(self) -> tuple[int, ...]:
@@ -84,11 +102,13 @@ class _Account:
 class TradingEnv(gym.Env[np.ndarray, int]):
     """Episodes over decision bars ``[start, end - 1)`` of ``bars``: the last bar of the
     window only receives the final fill and close. ``scaler`` must be fitted on the
-    training window only (``Scaler.fit(compute_features(bars), end=train_end)``).
+    training window only (``Scaler.fit(compute_features(bars), end=train_end)``);
+    ``forecast`` holds the scaled forecast channels (T, 2), NaN where there is no
+    forecast, and is required when ``config.use_forecast``.
 
-    Observation: ``window`` rows of scaled features ending at bar ``t``, flattened, then
-    the current position. ``info`` carries ``equity`` (initial 1.0), ``position``,
-    ``fees``, ``turnover`` and ``bar`` (the decision bar's index).
+    Observation: ``window`` rows of the scaled channels (``config.channels``) ending at
+    bar ``t``, flattened, then the current position. ``info`` carries ``equity``
+    (initial 1.0), ``position``, ``fees``, ``turnover`` and ``bar`` (the decision bar).
     """
 
     def __init__(
@@ -99,28 +119,40 @@ class TradingEnv(gym.Env[np.ndarray, int]):
         start: int,
         end: int,
         config: EnvConfig | None = None,
+        forecast: np.ndarray | None = None,
     ) -> None:
         super().__init__()
         self.metadata = {"render_modes": []}
         self.config = config or EnvConfig()
-        self._check_window(len(bars), start, end)
+        if self.config.use_forecast and forecast is None:
+            raise ConfigError(
+                "use_forecast needs the forecast channels: pass forecast=... (EnvFactory "
+                "does, given fit_forecast_channels(...))"
+            )
+        self._check_window(len(bars), start, end, forecast if self.config.use_forecast else None)
         self.start, self.end = start, end
         self._open = bars["open"].to_numpy(dtype="float64")
         self._close = bars["close"].to_numpy(dtype="float64")
-        scaled = scaler.transform(compute_features(bars))
-        self._features = scaled.astype(np.float32)
-        n_obs = self.config.window * len(FEATURES) + 1
+        self._features = observation_channels(
+            bars, scaler, self.config.feature_set, forecast if self.config.use_forecast else None
+        )
+        n_obs = self.config.window * len(self.config.channels) + 1
         self.observation_space = spaces.Box(-FEATURE_CLIP, FEATURE_CLIP, (n_obs,), np.float32)
         # Discrete's generic parameter is NumPy's int; steps take any int.
         self.action_space = cast("spaces.Space[int]", spaces.Discrete(len(self.config.positions)))
         self._t = start
         self._acct = _Account()
 
-    def _check_window(self, n_bars: int, start: int, end: int) -> None:
-        first = self.config.first_decision_bar()
+    def _check_window(self, n_bars: int, start: int, end: int, forecast: np.ndarray | None) -> None:
+        first, what = self.config.first_decision_bar(), "features"
+        if forecast is not None:
+            missing = np.flatnonzero(~np.isfinite(forecast).all(axis=1))
+            first_forecast = int(missing[-1]) + 1 if len(missing) else 0
+            if first_forecast + self.config.window - 1 > first:
+                first, what = first_forecast + self.config.window - 1, "features, forecasts"
         if start < first:
             raise ConfigError(
-                f"start={start} leaves too few bars for features and a window of "
+                f"start={start} leaves too few bars for {what} and a window of "
                 f"{self.config.window}; use start >= {first}"
             )
         if not start + 2 <= end <= n_bars:
@@ -228,18 +260,35 @@ class Windows:
 @dataclass(frozen=True)
 class EnvFactory:
     """Builds the environment of one split; picklable, so worker processes can use it.
-    The scaler is fitted on the training window only."""
+    The scaler is fitted on the training window only. With ``config.use_forecast`` the
+    training split starts where the forecast channels do (see ``tools.policy._channels``)."""
 
     bars: pd.DataFrame
     windows: Windows
     config: EnvConfig
+    forecast: ForecastChannels | None = None
 
     def scaler(self) -> Scaler:
         return Scaler.fit(compute_features(self.bars), end=self.windows.train[1])
 
     def __call__(self, split: Split) -> TradingEnv:
         start, end = self.windows.get(split)
-        return TradingEnv(self.bars, self.scaler(), start=start, end=end, config=self.config)
+        channels = None
+        if self.config.use_forecast:
+            if self.forecast is None:
+                raise ConfigError(
+                    "this environment observes the forecast channels; build the factory with "
+                    "forecast=fit_forecast_channels(bars, windows.train, ForecastConfig())"
+                )
+            channels = self.forecast.scaled()
+            if split == "train":
+                start = max(start, self.forecast.first_bar + self.config.window - 1)
+        return TradingEnv(
+            self.bars, self.scaler(), start=start, end=end, config=self.config, forecast=channels
+        )
 
     def with_config(self, config: EnvConfig) -> EnvFactory:
-        return EnvFactory(self.bars, self.windows, config)
+        return replace(self, config=config)
+
+    def with_forecast(self, forecast: ForecastChannels | None) -> EnvFactory:
+        return replace(self, forecast=forecast)

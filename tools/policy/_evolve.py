@@ -1,5 +1,5 @@
-"""A genetic search (pygad) over PPO hyperparameters, the observation window and the
-reward's penalties.
+"""A genetic search (pygad) over PPO hyperparameters, the observation (window, feature
+set, the forecast channels on or off) and the reward's penalties.
 
 Fitness of a candidate = the mean, over ``seeds``, of the validation-window score of a
 PPO policy trained on the training window: the validation window is never trained on,
@@ -11,16 +11,16 @@ generation``, and the state after it (population, every fitness computed so far)
 a JSON checkpoint. Resuming from the checkpoint therefore continues exactly as an
 uninterrupted run would, and candidates seen before (elites, duplicates) are not
 retrained. Fitness evaluations of a generation run in ``workers`` processes.
+
+The forecast channels do not depend on a genome: the search fits their forecaster once
+(on resumption too, deterministically) and every candidate that turns them on shares it.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import multiprocessing
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -28,8 +28,21 @@ from typing import Any, Literal
 import numpy as np
 
 from core.errors import ConfigError
+from tools.forecaster._model import EpochReport
+from tools.policy._channels import (
+    FEATURE_SETS,
+    ForecastChannels,
+    ForecastConfig,
+    fit_forecast_channels,
+)
 from tools.policy._env import EnvConfig, EnvFactory
-from tools.policy._ppo import PPOConfig, train_ppo
+from tools.policy._fitness import (
+    FAILED,
+    Evaluator,
+    Genes,
+    OnEvaluation,
+)
+from tools.policy._ppo import PPOConfig
 
 GENES = (
     "log10_learning_rate",
@@ -39,10 +52,14 @@ GENES = (
     "window",
     "drawdown_penalty",
     "turnover_penalty",
+    "use_forecast",  # 0/1
+    "feature_set",  # index into EvolveConfig.feature_sets
 )
-CHECKPOINT_VERSION = 1
-
-Genes = tuple[float, ...]
+# 2: the use_forecast and feature_set genes. A version-1 checkpoint's genomes lack them.
+CHECKPOINT_VERSION = 2
+GENE_TYPES: list[Any] = [
+    [float, 6], int, [float, 6], [float, 6], int, [float, 6], [float, 6], int, int,
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -50,7 +67,11 @@ class EvolveConfig:
     """The search. ``total_timesteps`` is the PPO budget of one training run; one fitness
     costs ``len(seeds)`` runs. ``workers`` processes evaluate a generation (1 runs them
     in this process; they are spawned, so a script that calls ``evolve`` with
-    ``workers > 1`` needs the ``if __name__ == "__main__":`` guard)."""
+    ``workers > 1`` needs the ``if __name__ == "__main__":`` guard).
+
+    ``feature_sets`` are the observed-feature subsets the search may pick from
+    (``FEATURE_SETS``); ``forecast`` configures the forecaster of the forecast channels,
+    or ``None`` to keep them off (no forecaster is fitted)."""
 
     population: int = 8
     generations: int = 5
@@ -63,6 +84,8 @@ class EvolveConfig:
     metric: Literal["sharpe", "total_return"] = "sharpe"
     periods_per_year: float = 252.0
     seed: int = 0
+    feature_sets: tuple[str, ...] = tuple(FEATURE_SETS)
+    forecast: ForecastConfig | None = field(default_factory=ForecastConfig)
 
     def __post_init__(self) -> None:
         if self.population < 2 or self.generations < 1:
@@ -80,6 +103,12 @@ class EvolveConfig:
             raise ConfigError(
                 f"window_range must be (low, high) with 1 <= low <= high: {low, high}"
             )
+        unknown = [f for f in self.feature_sets if f not in FEATURE_SETS]
+        if not self.feature_sets or unknown:
+            raise ConfigError(
+                f"feature_sets must name some of {', '.join(FEATURE_SETS)}; got "
+                f"{list(self.feature_sets)}"
+            )
 
     def gene_space(self) -> list[Any]:
         low, high = self.window_range
@@ -91,6 +120,8 @@ class EvolveConfig:
             list(range(low, high + 1)),
             {"low": 0.0, "high": 0.2},
             {"low": 0.0, "high": 0.005},
+            [0, 1] if self.forecast is not None else [0],
+            list(range(len(self.feature_sets))),
         ]
 
 
@@ -119,30 +150,13 @@ class Candidate:
             window=round(values["window"]),
             drawdown_penalty=values["drawdown_penalty"],
             turnover_penalty=values["turnover_penalty"],
+            use_forecast=bool(round(values["use_forecast"])),
+            feature_set=config.feature_sets[round(values["feature_set"])],
         )
         return cls(ppo, env)
 
     def to_json(self) -> dict[str, Any]:
         return {"ppo": self.ppo.to_json(), "env": asdict(self.env)}
-
-
-def candidate_fitness(genes: Genes, factory: EnvFactory, config: EvolveConfig) -> float:
-    """Mean validation score over ``config.seeds``; a module-level function so worker
-    processes can run it."""
-    cand = Candidate.decode(genes, config, factory.config)
-    env_factory = factory.with_config(cand.env)
-    scores = []
-    for seed in config.seeds:
-        _, result = train_ppo(
-            cand.ppo,
-            env_factory,
-            seed,
-            eval_split="validation",
-            periods_per_year=config.periods_per_year,
-        )
-        score = getattr(result.metrics, config.metric)
-        scores.append(score if math.isfinite(score) else -1e9)
-    return float(np.mean(scores))
 
 
 @dataclass(frozen=True)
@@ -184,10 +198,16 @@ class EvolveState:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> EvolveState:
-        if data.get("version") != CHECKPOINT_VERSION:
+        version = data.get("version")
+        if version != CHECKPOINT_VERSION:
+            why = (
+                "its genomes lack the use_forecast and feature_set genes this version searches"
+                if version == 1
+                else f"this version reads version {CHECKPOINT_VERSION}"
+            )
             raise ConfigError(
-                f"checkpoint version {data.get('version')} is not {CHECKPOINT_VERSION}; "
-                "delete the checkpoint to start the search afresh"
+                f"checkpoint version {version} cannot be resumed: {why}; delete the "
+                "checkpoint (or pass --restart) to start the search afresh"
             )
         history = [
             GenerationReport(**{**r, "best_genes": tuple(r["best_genes"])}) for r in data["history"]
@@ -217,13 +237,22 @@ def load_checkpoint(path: Path) -> EvolveState:
 class EvolveResult:
     """The best candidate found (by validation fitness) and the search's history.
     ``evaluations`` counts the fitness evaluations this call ran; checkpointed ones and
-    repeats are not rerun."""
+    repeats are not rerun. ``trial_fitness`` holds the fitness of every distinct
+    candidate scored since the search began (the trials a deflated Sharpe ratio counts);
+    ``forecast`` the forecast channels the candidates saw (None when off)."""
 
     best: Candidate
     best_genes: Genes
     best_fitness: float
     history: tuple[GenerationReport, ...]
     evaluations: int
+    trial_fitness: tuple[float, ...] = ()
+    forecast: ForecastChannels | None = None
+
+    def trial_sharpes(self) -> list[float]:
+        """Trial fitnesses that are Sharpe ratios: a mean that took in the failed-run
+        sentinel is not (no real Sharpe is near it); the caller checks the metric."""
+        return [f for f in self.trial_fitness if f > FAILED / 1000]
 
 
 def evolve(
@@ -232,9 +261,14 @@ def evolve(
     *,
     checkpoint: Path | None = None,
     progress: Callable[[GenerationReport], None] | None = None,
+    on_evaluation: OnEvaluation | None = None,
+    on_forecaster_epoch: Callable[[EpochReport], None] | None = None,
 ) -> EvolveResult:
-    """Run (or resume from ``checkpoint``) the search up to ``config.generations``."""
+    """Run (or resume from ``checkpoint``) the search up to ``config.generations``.
+    ``progress`` sees each finished generation, ``on_evaluation`` each scored candidate,
+    ``on_forecaster_epoch`` the forecast channels' fit; all run in this process."""
     _check_windows(factory, config)
+    factory = _with_forecast(factory, config, on_forecaster_epoch)
     search = _search_key(factory, config)
     if checkpoint is not None and checkpoint.exists():
         state = load_checkpoint(checkpoint)
@@ -245,7 +279,7 @@ def evolve(
             )
     else:
         state = EvolveState(0, _initial_population(config), search=search)
-    with _Evaluator(factory, config, state.fitness) as evaluate:
+    with Evaluator(factory, config, state.fitness, on_evaluation) as evaluate:
         while state.generation < config.generations:
             _run_generation(state, config, evaluate)
             if checkpoint is not None:
@@ -255,18 +289,43 @@ def evolve(
         evaluations = evaluate.count
     genes, fitness = state.best()
     best = Candidate.decode(genes, config, factory.config)
-    return EvolveResult(best, genes, fitness, tuple(state.history), evaluations)
+    trials = tuple(state.fitness.values())
+    return EvolveResult(
+        best, genes, fitness, tuple(state.history), evaluations, trials, factory.forecast
+    )
 
 
 def _check_windows(factory: EnvFactory, config: EvolveConfig) -> None:
     widest = replace(factory.config, window=config.window_range[1])
     first = widest.first_decision_bar()
-    if factory.windows.train[0] < first:
+    start, end = factory.windows.train
+    if start < first:
         raise ConfigError(
-            f"the training window starts at bar {factory.windows.train[0]}, too early for "
+            f"the training window starts at bar {start}, too early for "
             f"an observation window of {config.window_range[1]} bars; build the windows "
             f"with Windows.split(n, max_window={config.window_range[1]})"
         )
+    if config.forecast is not None:
+        ppo_start = start + int((end - start) * config.forecast.fit_fraction)
+        if ppo_start + config.window_range[1] + 1 > end:
+            raise ConfigError(
+                f"the training window [{start}, {end}) is too short to fit the forecast "
+                f"channels' forecaster on its first {config.forecast.fit_fraction:.0%} and "
+                "train PPO on the rest; use a longer history or turn them off (forecast=None)"
+            )
+
+
+def _with_forecast(
+    factory: EnvFactory, config: EvolveConfig, on_epoch: Callable[[EpochReport], None] | None
+) -> EnvFactory:
+    """The factory with the forecast channels ``config`` asks for (fitted here unless the
+    factory already holds them), or without any."""
+    if config.forecast is None:
+        return factory.with_forecast(None)
+    if factory.forecast is not None and factory.forecast.config == config.forecast:
+        return factory
+    channels = fit_forecast_channels(factory.bars, factory.windows.train, config.forecast, on_epoch)
+    return factory.with_forecast(channels)
 
 
 def _search_key(factory: EnvFactory, config: EvolveConfig) -> dict[str, Any]:
@@ -299,59 +358,16 @@ def _as_genes(solution: Sequence[Any]) -> Genes:
     return tuple(round(float(x), 6) for x in solution)
 
 
-class _Evaluator:
-    """Fitness with a cache shared with the checkpoint; a process pool when
-    ``workers > 1`` (spawned, not forked: forking after torch has started its threads
-    can deadlock)."""
-
-    def __init__(self, factory: EnvFactory, config: EvolveConfig, cache: dict[Genes, float]):
-        self._factory, self._config, self._cache = factory, config, cache
-        self._pool: ProcessPoolExecutor | None = None
-        self.count = 0
-
-    def __enter__(self) -> _Evaluator:
-        if self._config.workers > 1:
-            self._pool = ProcessPoolExecutor(
-                self._config.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-            )
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-
-    def __call__(self, population: Sequence[Genes]) -> list[float]:
-        missing = list(dict.fromkeys(g for g in population if g not in self._cache))
-        n = len(missing)
-        factories, configs = [self._factory] * n, [self._config] * n
-        if self._pool is not None:
-            scores = list(self._pool.map(candidate_fitness, missing, factories, configs))
-        else:
-            scores = [
-                candidate_fitness(*args) for args in zip(missing, factories, configs, strict=True)
-            ]
-        self._cache.update(zip(missing, scores, strict=True))
-        self.count += n
-        return [self._cache[g] for g in population]
-
-
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)  # two busy threads per process collapse on 2 cores
-
-
-GENE_TYPES: list[Any] = [[float, 6], int, [float, 6], [float, 6], int, [float, 6], [float, 6]]
-
-
-def _run_generation(state: EvolveState, config: EvolveConfig, evaluate: _Evaluator) -> None:
+def _run_generation(state: EvolveState, config: EvolveConfig, evaluate: Evaluator) -> None:
     """One pygad generation from ``state.population``; updates ``state`` in place."""
     import pygad
 
+    generation = state.generation + 1
+    if state.generation == 0:
+        evaluate(state.population, 0)  # reported as the initial population; pygad reuses it
+
     def fitness(_ga: Any, solutions: Any, _indices: Any) -> list[float]:
-        return evaluate([_as_genes(s) for s in solutions])
+        return evaluate([_as_genes(s) for s in solutions], generation)
 
     ga = pygad.GA(
         num_generations=1,
@@ -373,7 +389,7 @@ def _run_generation(state: EvolveState, config: EvolveConfig, evaluate: _Evaluat
     )
     ga.run()
     state.population = [_as_genes(s) for s in ga.population]
-    scores = evaluate(state.population)
+    scores = evaluate(state.population, generation)
     state.generation += 1
     best_genes, best = state.best()
     report = GenerationReport(

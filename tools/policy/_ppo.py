@@ -8,6 +8,7 @@ metrics come from a deterministic pass over ``eval_split``, a window the model n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -19,6 +20,10 @@ from tools.policy._evaluate import Act, EvalMetrics, run_episode
 
 if TYPE_CHECKING:
     from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+
+OnTimesteps = Callable[[int, int], None]
+"""Training progress: (timesteps done, timesteps in total)."""
 
 
 class EnvFactoryLike(Protocol):
@@ -75,8 +80,10 @@ def train_ppo(
     *,
     eval_split: Split = "validation",
     periods_per_year: float = 252.0,
+    on_timesteps: OnTimesteps | None = None,
 ) -> tuple[PPO, TrainResult]:
-    """Train on the ``"train"`` window, then score on ``eval_split``."""
+    """Train on the ``"train"`` window, then score on ``eval_split``. ``on_timesteps``
+    is called as training advances (about 100 times in all), in this process."""
     from stable_baselines3 import PPO
 
     model = PPO(
@@ -95,11 +102,36 @@ def train_ppo(
         device="cpu",
         verbose=0,
     )
-    model.learn(total_timesteps=config.total_timesteps)
+    callback = None if on_timesteps is None else _progress(on_timesteps, config.total_timesteps)
+    model.learn(total_timesteps=config.total_timesteps, callback=callback)
     episode = run_episode(
         model_act(model), env_factory(eval_split), periods_per_year=periods_per_year
     )
     return model, TrainResult(seed, eval_split, episode.metrics)
+
+
+def _progress(report: OnTimesteps, total: int) -> BaseCallback:
+    """An sb3 callback reporting timesteps; it reads counters only, so training with it
+    is the same as without (no random numbers drawn)."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    every = max(1, total // 100)
+
+    class Progress(BaseCallback):
+        def _on_training_start(self) -> None:
+            self._last = 0
+            report(0, total)
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps - self._last >= every:
+                self._last = self.num_timesteps
+                report(min(self.num_timesteps, total), total)
+            return True
+
+        def _on_training_end(self) -> None:
+            report(total, total)
+
+    return Progress()
 
 
 def model_act(model: PPO) -> Act:

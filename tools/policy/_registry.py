@@ -1,7 +1,9 @@
 """A file registry of trained policies, and one decision from the newest bars.
 
 Layout, as the forecaster's registry: ``<root>/<symbol slug>/<timeframe>/<policy id>/``
-holding the stable-baselines3 archive (``policy.zip``) and a JSON card (``card.json``).
+holding the stable-baselines3 archive (``policy.zip``), a JSON card (``card.json``) and,
+when the policy observes the forecast channels, their forecaster's weights
+(``forecaster.pt``; its settings and scalers are in the card).
 The user registry lives under ``settings.state_path / "models" / "policy"``; shipped
 defaults under ``policies/trained/policy``.
 """
@@ -21,16 +23,20 @@ import pandas as pd
 import policies
 from core.errors import DataError, NotFoundError
 from core.types import Symbol, Timeframe
-from tools.forecaster._features import FEATURES, Scaler, compute_features
+from tools.forecaster._features import FEATURES, Scaler
+from tools.policy._channels import observation_channels, rebuild_forecaster, tail_forecast
 from tools.policy._env import EnvConfig, EnvFactory
 from tools.policy._ppo import PPOConfig
 
 if TYPE_CHECKING:
     from stable_baselines3 import PPO
 
+    from tools.forecaster._model import PatchTSTForecaster
+
 CARD = "card.json"
 ARCHIVE = "policy.zip"
-CARD_VERSION = 1
+FORECASTER = "forecaster.pt"
+CARD_VERSION = 2  # 2: env.feature_set, env.use_forecast, forecast; version-1 cards still load
 SHIPPED_DIR = Path(policies.__file__).resolve().parent / "trained" / "policy"
 
 
@@ -43,7 +49,9 @@ def user_registry(state_path: Path) -> Path:
 class PolicyCard:
     """What a user needs to trust (or distrust) a policy. ``windows`` holds the open
     times (UTC ISO 8601) of the first and last bar of train/validation/test; ``metrics``
-    the validation fitness and the test-window report."""
+    the validation fitness and the test-window report; ``observation`` the per-bar
+    channels the policy sees; ``forecast`` the forecast channels' forecaster (None when
+    the policy does not observe them)."""
 
     policy_id: str
     symbol: str
@@ -58,6 +66,8 @@ class PolicyCard:
     trained_at: str
     metrics: dict[str, Any] = field(default_factory=dict)
     data_source: str = ""
+    observation: list[str] = field(default_factory=lambda: list(FEATURES))
+    forecast: dict[str, Any] | None = None
     card_version: int = CARD_VERSION
 
     @property
@@ -96,6 +106,8 @@ def card_for(
         split: [index[a].isoformat(), index[b - 1].isoformat()]
         for split, (a, b) in asdict(factory.windows).items()
     }
+    config = factory.config
+    uses = factory.forecast if config.use_forecast else None
     return PolicyCard(
         policy_id=policy_id_for(symbol, timeframe, index[factory.windows.train[1] - 1], model),
         symbol=str(Symbol(symbol)),
@@ -110,6 +122,8 @@ def card_for(
         trained_at=datetime.now(UTC).isoformat(),
         metrics=metrics or {},
         data_source=data_source,
+        observation=list(config.channels),
+        forecast=None if uses is None else uses.card(index),
     )
 
 
@@ -122,11 +136,21 @@ def policy_id_for(symbol: str, timeframe: str, data_end: datetime, model: PPO) -
     return f"ppo-{slug}-{timeframe}-{data_end:%Y%m%dT%H%M}-{digest.hexdigest()[:8]}"
 
 
-def save_policy(root: Path, model: PPO, card: PolicyCard) -> Path:
-    """Write the archive and the card under ``root``; returns the policy folder."""
+def save_policy(
+    root: Path, model: PPO, card: PolicyCard, forecaster: PatchTSTForecaster | None = None
+) -> Path:
+    """Write the archive and the card under ``root`` (and the forecaster's weights when
+    the card says the policy observes its channels); returns the policy folder."""
+    import torch
+
+    net = None if forecaster is None else forecaster.net
+    if (card.forecast is None) != (net is None):
+        raise ValueError("pass the fitted forecaster exactly when the card has a forecast section")
     folder = root / Symbol(card.symbol).slug / card.timeframe / card.policy_id
     folder.mkdir(parents=True, exist_ok=True)
     model.save(folder / ARCHIVE)
+    if net is not None:
+        torch.save(net.state_dict(), folder / FORECASTER)
     text = json.dumps(card.to_json(), indent=2, sort_keys=True, allow_nan=False)
     (folder / CARD).write_text(text + "\n", encoding="utf-8")
     return folder
@@ -149,6 +173,19 @@ def load_policy(folder: Path) -> tuple[PPO, PolicyCard]:
             f"{list(FEATURES)}; retrain it with `tiller train policy`"
         )
     return PPO.load(folder / ARCHIVE, device="cpu"), card
+
+
+def load_forecaster(folder: Path, card: PolicyCard) -> PatchTSTForecaster | None:
+    """The forecast channels' forecaster of a policy that observes them, else None."""
+    import torch
+
+    if card.forecast is None:
+        return None
+    try:
+        weights = torch.load(folder / FORECASTER, map_location="cpu", weights_only=True)
+    except OSError as exc:
+        raise DataError(f"{folder / FORECASTER}: unreadable forecaster weights ({exc})") from exc
+    return rebuild_forecaster(card.forecast, weights)
 
 
 def list_policies(root: Path, symbol: str, timeframe: str) -> list[PolicyCard]:
@@ -188,9 +225,16 @@ class PolicyDecision:
         return {**asdict(self), "as_of": self.as_of.isoformat()}
 
 
-def decide(model: PPO, card: PolicyCard, bars: pd.DataFrame, position: int = 0) -> PolicyDecision:
+def decide(
+    model: PPO,
+    card: PolicyCard,
+    bars: pd.DataFrame,
+    position: int = 0,
+    forecaster: PatchTSTForecaster | None = None,
+) -> PolicyDecision:
     """The deterministic action for the observation ending at the last bar of ``bars``,
-    holding ``position`` now, normalised with the card's (training-window) scaler."""
+    holding ``position`` now, normalised with the card's (training-window) scalers; a
+    policy observing the forecast channels needs its ``forecaster`` (``load_forecaster``)."""
     import torch
 
     config = card.env_config
@@ -198,9 +242,15 @@ def decide(model: PPO, card: PolicyCard, bars: pd.DataFrame, position: int = 0) 
         raise ValueError(f"position {position} is not one of {config.positions}")
     if len(bars) < config.first_decision_bar() + 1:
         raise DataError(f"need at least {config.first_decision_bar() + 1} bars, got {len(bars)}")
-    scaled = Scaler.from_json(card.scaler).transform(compute_features(bars))
-    rows = scaled[-config.window :].astype(np.float32)
-    obs = np.append(rows.ravel(), np.float32(position))
+    forecast = None
+    if config.use_forecast:
+        if forecaster is None or card.forecast is None:
+            raise DataError(f"{card.policy_id} observes the forecast channels: pass its forecaster")
+        forecast = tail_forecast(forecaster, card.forecast, bars, config.window)
+    channels = observation_channels(
+        bars, Scaler.from_json(card.scaler), config.feature_set, forecast
+    )
+    obs = np.append(channels[-config.window :].ravel(), np.float32(position))
     with torch.no_grad():
         obs_tensor, _ = model.policy.obs_to_tensor(obs)
         dist = model.policy.get_distribution(obs_tensor).distribution

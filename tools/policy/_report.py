@@ -6,20 +6,25 @@ bar by bar. The Sharpe difference (policy minus baseline) gets a moving-block bo
 interval: blocks keep the short-range dependence of returns that an i.i.d. resample
 would destroy. An interval containing 0 means "no evidence the policy is better", and
 the report says so rather than ranking on point estimates.
+
+The policy's own Sharpe is also deflated (``tools.policy._dsr``): it is the best of the
+search's trials, so the report gives the probability that its true Sharpe beats what the
+best of that many trials reaches by luck.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from tools.policy._dsr import DeflatedSharpe, deflated_sharpe
 from tools.policy._env import EnvFactory
 from tools.policy._evaluate import Episode, replay_positions, run_episode
-from tools.policy._ppo import PPOConfig, model_act, train_ppo
+from tools.policy._ppo import OnTimesteps, PPOConfig, model_act, train_ppo
 
 
 @dataclass(frozen=True)
@@ -94,10 +99,17 @@ def sma_cross_targets(factory: EnvFactory) -> np.ndarray:
 
 
 def policy_test_episode(
-    config: PPOConfig, factory: EnvFactory, seed: int, *, periods_per_year: float = 252.0
+    config: PPOConfig,
+    factory: EnvFactory,
+    seed: int,
+    *,
+    periods_per_year: float = 252.0,
+    on_timesteps: OnTimesteps | None = None,
 ) -> Episode:
     """Train on the training window, then run once over the test window."""
-    model, _ = train_ppo(config, factory, seed, periods_per_year=periods_per_year)
+    model, _ = train_ppo(
+        config, factory, seed, periods_per_year=periods_per_year, on_timesteps=on_timesteps
+    )
     return run_episode(model_act(model), factory("test"), periods_per_year=periods_per_year)
 
 
@@ -107,6 +119,7 @@ def baseline_episodes(
     plain_ppo: PPOConfig,
     seed: int = 0,
     periods_per_year: float = 252.0,
+    on_timesteps: OnTimesteps | None = None,
 ) -> dict[str, Episode]:
     """Buy-and-hold, the SMA-cross preset, and PPO with ``plain_ppo`` (sb3's default
     hyperparameters, the caller's training budget) on the factory's test window."""
@@ -118,23 +131,35 @@ def baseline_episodes(
             sma_cross_targets(factory), env, periods_per_year=periods_per_year
         ),
         "plain-ppo": policy_test_episode(
-            plain_ppo, factory, seed, periods_per_year=periods_per_year
+            plain_ppo, factory, seed, periods_per_year=periods_per_year, on_timesteps=on_timesteps
         ),
     }
+
+
+TRIALS_SOURCE = (
+    "trials = every distinct candidate the genetic search scored; their Sharpe variance "
+    "from the validation fitness (annualised Sharpe, mean over training seeds). GA "
+    "candidates are correlated, so N overstates the independent trials: conservative"
+)
 
 
 @dataclass(frozen=True)
 class PolicyReport:
     """The policy's test-window metrics and, per baseline, its metrics and the Sharpe
-    difference interval."""
+    difference interval; the deflated Sharpe ratio, or why there is none."""
 
     policy: Episode
     baselines: Mapping[str, Episode]
     diffs: Mapping[str, SharpeDiff]
+    deflated: DeflatedSharpe | None = None
+    deflated_note: str = ""
 
     def to_json(self) -> dict[str, Any]:
+        deflated = None if self.deflated is None else self.deflated.to_json()
         return {
             "policy": self.policy.metrics.to_json(),
+            "deflated_sharpe": deflated,
+            "deflated_sharpe_note": self.deflated_note,
             "baselines": {
                 name: {
                     "metrics": ep.metrics.to_json(),
@@ -152,8 +177,10 @@ def compare(
     periods_per_year: float = 252.0,
     n_boot: int = 2000,
     seed: int = 0,
+    trial_sharpes: Sequence[float] | None = None,
 ) -> PolicyReport:
-    """Pair the policy's test episode with each baseline's."""
+    """Pair the policy's test episode with each baseline's; deflate its Sharpe ratio by
+    ``trial_sharpes`` (annualised, one per trial of the search) when given."""
     diffs = {
         name: sharpe_diff_ci(
             policy.returns,
@@ -164,4 +191,23 @@ def compare(
         )
         for name, ep in baselines.items()
     }
-    return PolicyReport(policy, dict(baselines), diffs)
+    deflated, note = (
+        (None, "") if trial_sharpes is None else _deflate(policy, trial_sharpes, periods_per_year)
+    )
+    return PolicyReport(policy, dict(baselines), diffs, deflated, note)
+
+
+def _deflate(
+    policy: Episode, trial_sharpes: Sequence[float], periods_per_year: float
+) -> tuple[DeflatedSharpe | None, str]:
+    if not trial_sharpes:
+        return (
+            None,
+            "no trial Sharpe ratios (the search ranked by total return, or no run finished)",
+        )
+    try:
+        return deflated_sharpe(
+            policy.returns, trial_sharpes, periods_per_year=periods_per_year
+        ), TRIALS_SOURCE
+    except ValueError as exc:  # a test window too short for the moments: say so in the card
+        return None, str(exc)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from _synthetic import ar1_returns, bars_from_returns
 
-from tools.forecaster import PatchConfig, PatchTSTForecaster, SeriesData, prepare
+from tools.forecaster import EpochReport, PatchConfig, PatchTSTForecaster, SeriesData, prepare
 
 TINY = PatchConfig(
     horizon=3, window=16, patch_len=4, stride=4, d_model=8, n_heads=2, n_layers=1, d_ff=16,
@@ -59,3 +59,18 @@ def test_fit_ignores_bars_after_the_training_window(data: SeriesData) -> None:
 def test_config_rejects_inconsistent_shapes() -> None:
     with pytest.raises(ValueError, match="multiple of n_heads"):
         PatchConfig(d_model=10, n_heads=4)
+
+
+def test_on_epoch_when_set_then_sees_every_epoch_and_changes_nothing(data: SeriesData) -> None:
+    config = PatchConfig(**{**TINY.to_json(), "epochs": 30, "patience": 2})
+    watched, plain = PatchTSTForecaster(config, seed=2), PatchTSTForecaster(config, seed=2)
+    reports: list[EpochReport] = []
+    watched.on_epoch = reports.append
+    watched.fit(data, 300)
+    plain.fit(data, 300)
+    assert [r.epoch for r in reports] == list(range(1, len(reports) + 1))
+    assert [r.stopped for r in reports] == [False] * (len(reports) - 1) + [True]
+    assert reports[-1].best_epoch == watched.best_epoch == plain.best_epoch
+    assert reports[-1].epochs == 30 and reports[-1].epoch - watched.best_epoch <= 2
+    origins = np.arange(300, 390)
+    np.testing.assert_array_equal(watched.predict(data, origins), plain.predict(data, origins))

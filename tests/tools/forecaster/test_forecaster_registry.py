@@ -64,6 +64,11 @@ def test_model_card_records_window_features_hyperparameters_seed_version_metrics
         "patchtst", "random_walk", "historical_mean", "linear_ar"
     }  # fmt: skip
     assert card["metrics"]["all_horizons"]["random_walk"]["direction"] is None
+    vol = card["metrics"]["volatility"]
+    assert set(vol["all_horizons"]) == {
+        "patchtst", "random_walk", "historical_mean", "linear_ar", "trailing_20", "ewma_0.94"
+    }  # fmt: skip
+    assert all(m["var_ratio"] > 0 and m["n"] > 0 for m in vol["step_1"].values())
     assert (folder / "model.pt").stat().st_size < 1 << 20
 
 

@@ -5,14 +5,22 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_bars
+from _policy_bars import make_bars, tiny_forecast
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 from core.errors import ConfigError
 from tools.backtest._kernel import N_TRADE_COLS, simulate
 from tools.forecaster._features import Scaler, compute_features
-from tools.policy import EnvConfig, EnvFactory, TradingEnv, Windows
+from tools.policy import (
+    FEATURE_SETS,
+    EnvConfig,
+    EnvFactory,
+    ForecastChannels,
+    TradingEnv,
+    Windows,
+    fit_forecast_channels,
+)
 
 
 def _env(
@@ -167,3 +175,87 @@ def test_position_when_opened_then_within_risk_officer_gross_exposure(
     # as the risk officer checks it (against equity before the order), and after the fill
     assert 0.99 < abs(acct.qty) * ref / 1.0 <= cap
     assert abs(acct.qty) * ref / (acct.cash + acct.qty * ref) <= cap + 1e-12  # float rounding
+
+
+@pytest.fixture
+def windows(bars: pd.DataFrame) -> Windows:
+    return Windows.split(len(bars), max_window=10)
+
+
+@pytest.fixture
+def channels(bars: pd.DataFrame, windows: Windows) -> ForecastChannels:
+    return fit_forecast_channels(bars, windows.train, tiny_forecast())
+
+
+@pytest.mark.parametrize("feature_set", ["returns", "all"])
+def test_env_with_forecast_channels_when_checked_then_passes_and_shows_them(
+    bars: pd.DataFrame, windows: Windows, channels: ForecastChannels, feature_set: str
+) -> None:
+    config = EnvConfig(window=5, feature_set=feature_set, use_forecast=True)
+    env = EnvFactory(bars, windows, config, forecast=channels)("train")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gym_check_env(env)
+    sb3_check_env(env, warn=False)
+    n_channels = len(FEATURE_SETS[feature_set]) + 2
+    assert config.channels[-2:] == ("forecast_median", "forecast_width")
+    assert env.observation_space.shape == (5 * n_channels + 1,)
+    obs, _ = env.reset()
+    rows = obs[:-1].reshape(5, n_channels)
+    np.testing.assert_array_equal(rows[-1, -2:], channels.scaled()[env.start].astype(np.float32))
+
+
+def test_factory_with_forecast_then_ppo_trains_only_on_out_of_sample_forecasts(
+    bars: pd.DataFrame, windows: Windows, channels: ForecastChannels
+) -> None:
+    factory = EnvFactory(bars, windows, EnvConfig(window=5, use_forecast=True), forecast=channels)
+    assert windows.train[0] < channels.first_bar < windows.train[1]
+    assert np.isnan(channels.values[: channels.first_bar]).all()
+    assert np.isfinite(channels.values[channels.first_bar :]).all()
+    assert factory("train").start == channels.first_bar + 4  # the first full window of forecasts
+    assert factory("validation").start == windows.validation[0]
+    plain = factory.with_config(EnvConfig(window=5))("train")
+    assert plain.start == windows.train[0]  # without the channels, the whole window
+
+
+def test_forecast_channel_at_t_then_equals_forecast_from_bars_up_to_t(
+    bars: pd.DataFrame, channels: ForecastChannels
+) -> None:
+    from tools.policy._channels import forecast_values
+
+    for t in (channels.first_bar, 150, len(bars) - 1):
+        alone = forecast_values(channels.model, bars.iloc[: t + 1], np.array([t]))
+        np.testing.assert_allclose(alone[0], channels.values[t], rtol=1e-6, atol=1e-9)
+
+
+def test_observation_with_forecast_at_t_when_later_bars_change_then_unchanged(
+    bars: pd.DataFrame, windows: Windows
+) -> None:
+    t = windows.validation[0] + 10
+    changed = bars.copy()
+    changed.iloc[t + 1 :, :4] *= 1.5
+    changed.iloc[t + 1 :, 4] *= 3.0
+    observations = []
+    for frame in (bars, changed):
+        channels = fit_forecast_channels(frame, windows.train, tiny_forecast())
+        config = EnvConfig(window=5, use_forecast=True)
+        env = EnvFactory(frame, windows, config, forecast=channels)("validation")
+        obs, info = env.reset()
+        while info["bar"] < t:
+            obs, *_, info = env.step(2)
+        observations.append(obs)
+    np.testing.assert_array_equal(observations[0], observations[1])
+
+
+def test_env_when_use_forecast_without_channels_then_config_error_says_how(
+    bars: pd.DataFrame, windows: Windows
+) -> None:
+    with pytest.raises(ConfigError, match="fit_forecast_channels"):
+        EnvFactory(bars, windows, EnvConfig(use_forecast=True))("train")
+    with pytest.raises(ConfigError, match="forecast="):
+        _env(bars, EnvConfig(use_forecast=True))
+
+
+def test_env_config_when_unknown_feature_set_then_config_error_lists_them() -> None:
+    with pytest.raises(ConfigError, match="returns, returns_vol, all"):
+        EnvConfig(feature_set="prices")

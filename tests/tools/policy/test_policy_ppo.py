@@ -3,9 +3,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _policy_bars import tiny_forecast
 
 from core.errors import ConfigError
-from tools.policy import EnvConfig, EnvFactory, PPOConfig, Windows, run_episode, train_ppo
+from tools.policy import (
+    EnvConfig,
+    EnvFactory,
+    PPOConfig,
+    Windows,
+    fit_forecast_channels,
+    run_episode,
+    train_ppo,
+)
 
 TINY = PPOConfig(n_steps=64, batch_size=32, n_epochs=2, net_arch=(8,), total_timesteps=128)
 
@@ -27,6 +36,24 @@ def test_train_ppo_when_same_seed_twice_then_same_actions(factory: EnvFactory) -
     other, _ = train_ppo(TINY, factory, seed=12)
     params = [m.policy.state_dict() for m in (model, other)]
     assert any(not np.array_equal(params[0][k], params[1][k]) for k in params[0])
+
+
+def test_train_ppo_with_forecast_channels_when_same_seed_twice_then_same_actions(
+    factory: EnvFactory,
+) -> None:
+    channels = fit_forecast_channels(factory.bars, factory.windows.train, tiny_forecast())
+    config = EnvConfig(window=5, feature_set="returns_vol", use_forecast=True)
+    with_forecast = factory.with_forecast(channels).with_config(config)
+    env = with_forecast("validation")
+    obs = np.stack([env.observation_space.sample() for _ in range(64)])
+    reported: list[int] = []
+    actions = []
+    for report in (lambda done, total: reported.append(done), None):  # progress changes nothing
+        model, _ = train_ppo(TINY, with_forecast, seed=5, on_timesteps=report)
+        actions.append(model.predict(obs, deterministic=True)[0])
+    np.testing.assert_array_equal(actions[0], actions[1])
+    assert reported[0] == 0 and reported[-1] == TINY.total_timesteps
+    assert reported == sorted(reported)
 
 
 def test_train_ppo_then_metrics_come_from_the_held_out_window(factory: EnvFactory) -> None:

@@ -6,13 +6,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _policy_bars import tiny_forecast
 
-from core.errors import NotFoundError
-from tools.policy import EnvConfig, EnvFactory, PPOConfig, Windows, train_ppo
+from core.errors import DataError, NotFoundError
+from tools.policy import (
+    EnvConfig,
+    EnvFactory,
+    PPOConfig,
+    Windows,
+    fit_forecast_channels,
+    train_ppo,
+)
 from tools.policy._registry import (
     card_for,
     decide,
     latest_policy_folder,
+    load_forecaster,
     load_policy,
     save_policy,
 )
@@ -70,3 +79,36 @@ def test_decide_on_bars_up_to_t_then_same_action_as_env_observation_at_t(
 def test_latest_policy_folder_when_none_then_not_found_says_how_to_train(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError, match="tiller train policy --symbol BTC/USDT"):
         latest_policy_folder([tmp_path], "BTC/USDT", "1d")
+
+
+def test_policy_with_forecast_channels_when_saved_and_loaded_then_decides_as_env_at_t(
+    factory: EnvFactory, tmp_path: Path
+) -> None:
+    import torch
+
+    channels = fit_forecast_channels(factory.bars, factory.windows.train, tiny_forecast())
+    config = EnvConfig(window=5, feature_set="returns", use_forecast=True)
+    with_forecast = factory.with_forecast(channels).with_config(config)
+    model, _ = train_ppo(TINY, with_forecast, seed=0)
+    card = card_for(model, with_forecast, TINY, symbol="AAPL", timeframe="1d", seed=0)
+    assert card.observation == ["ret_1", "ret_5", "ret_20", "forecast_median", "forecast_width"]
+    assert card.forecast is not None
+    assert card.forecast["fitted_before"] == factory.bars.index[channels.first_bar].isoformat()
+    with pytest.raises(ValueError, match="forecaster"):
+        save_policy(tmp_path, model, card)
+    folder = save_policy(tmp_path, model, card, channels.model)
+    loaded, loaded_card = load_policy(folder)
+    forecaster = load_forecaster(folder, loaded_card)
+    env = with_forecast("test")
+    obs, info = env.reset()
+    for _ in range(7):
+        obs, *_, info = env.step(1)
+    t = info["bar"]
+    decision = decide(loaded, loaded_card, factory.bars.iloc[: t + 1], 0, forecaster=forecaster)
+    with torch.no_grad():
+        obs_tensor, _ = model.policy.obs_to_tensor(obs)
+        probs = model.policy.get_distribution(obs_tensor).distribution.probs[0].numpy()
+    assert decision.action == int(np.argmax(probs))
+    assert decision.confidence == pytest.approx(float(probs.max()), abs=1e-6)
+    with pytest.raises(DataError, match="forecaster"):
+        decide(loaded, loaded_card, factory.bars.iloc[: t + 1], 0)

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import make_bars
+from _policy_bars import make_bars
 
 from tools.policy import (
     EnvConfig,
@@ -90,3 +90,18 @@ def test_compare_when_identical_policy_then_no_difference(factory: EnvFactory) -
     report = compare(episode, {"buy-and-hold": episode}, n_boot=100)
     assert report.diffs["buy-and-hold"].point == 0.0
     assert isinstance(report.to_json()["policy"]["sharpe"], float)
+
+
+def test_compare_when_trials_given_then_deflated_sharpe_next_to_the_intervals(
+    factory: EnvFactory,
+) -> None:
+    episode = replay_positions(np.ones(len(factory.bars), dtype=int), factory("test"))
+    report = compare(episode, {"buy-and-hold": episode}, n_boot=100, trial_sharpes=[0.1, 0.5, 0.9])
+    out = json.loads(json.dumps(report.to_json()))
+    dsr = out["deflated_sharpe"]
+    assert dsr["trials"] == 3 and dsr["n_returns"] == len(episode.returns)
+    assert dsr["sharpe"] == pytest.approx(episode.metrics.sharpe)
+    assert 0.0 <= dsr["dsr"] < dsr["psr"] <= 1.0
+    assert "every distinct candidate" in out["deflated_sharpe_note"]
+    none = compare(episode, {"buy-and-hold": episode}, n_boot=100, trial_sharpes=[]).to_json()
+    assert none["deflated_sharpe"] is None and "total return" in none["deflated_sharpe_note"]
