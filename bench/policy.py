@@ -60,9 +60,10 @@ def ppo_steps(make_env, timesteps: int, n_envs: int) -> float:  # type: ignore[n
 
 
 def ga_rate(factory: EnvFactory, workers: int, population: int, timesteps: int) -> float:
+    # forecast=None: no forecast-channel fit, so only fitness evaluations are timed.
     config = EvolveConfig(population=population, generations=1, seeds=(0,), workers=workers,
                           total_timesteps=timesteps, n_steps_choices=(128, 256),
-                          forecast=None)  # fmt: skip  (no forecaster fit: time fitness only)
+                          forecast=None)  # fmt: skip
     start = time.perf_counter()
     result = evolve(factory, config)
     return result.evaluations / (time.perf_counter() - start) * 60
