@@ -3,15 +3,22 @@ them so ``tiller --help`` stays fast."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
+from rich.markup import escape
 
 from app.cli import audit as _audit
 from app.cli import backtest as _backtest
 from app.cli import data as _data
 from app.cli import forecast as _forecast
+from app.cli import kb as _kb
 from app.cli import policy as _policy
 from app.cli import risk as _risk
 from app.cli._common import handle_errors, out
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 app = typer.Typer(
     name="tiller",
@@ -29,6 +36,8 @@ app.add_typer(train_app, name="train")
 app.command("forecast")(_forecast.forecast)
 app.add_typer(_policy.app, name="policy")
 app.command("backtest")(_backtest.backtest)
+app.add_typer(_kb.app, name="kb")
+app.command("ask")(_kb.ask)
 
 
 @app.command()
@@ -49,10 +58,31 @@ def demo() -> None:
     for name in ("buy-hold", "sma-cross", "rsi-reversion"):
         result = run_backtest(preset(name), frame, symbol="AAPL", timeframe="1d")
         _backtest.print_report(result)
+    _demo_knowledge_base(store_settings=container().settings)
     out.print(
         "Next: `tiller data list`, `tiller backtest --preset sma-cross --symbol MSFT`, "
-        "`tiller data import PATH` for your own bars."
+        "`tiller data import PATH` for your own bars, `tiller kb ingest PATH` for filings, "
+        '`tiller ask "..."`.'
     )
+
+
+def _demo_knowledge_base(store_settings: Settings) -> None:
+    """Ingest the bundled primers (once) and answer one question from them, offline."""
+    from rag_index.service import KnowledgeBase
+
+    question = "How does a trailing stop work in a backtest?"
+    with KnowledgeBase.open(store_settings) as kb:
+        report = kb.ensure_primers()
+        answer = kb.ask(question, use_llm=False)
+        primers = len(kb.documents("primers"))
+    out.print(
+        f"\n[bold]Knowledge base[/] — {primers} bundled primers searchable "
+        f"({len(report.added)} ingested now, {len(report.unchanged)} already in).\n"
+        f"[bold]Q:[/] {question}\n[bold]A:[/] {escape(answer.text)}"
+    )
+    for citation in answer.citations:
+        section = " > ".join(citation.chunk.section)
+        out.print(f"  [{citation.n}] {escape(citation.chunk.title or '')} · {escape(section)}")
 
 
 @app.command()

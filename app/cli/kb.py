@@ -1,0 +1,349 @@
+"""``tiller kb ...`` and ``tiller ask``: ingest documents, list them, search them, and
+answer questions with citations. The bundled primers are ingested on first use."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from app.cli import sentiment as _sentiment
+from app.cli._common import err, handle_errors, out, print_json
+from core.errors import ConfigError, DataError, TillerError
+from core.timeutil import parse_utc
+
+app = typer.Typer(help="The knowledge base: filings, news and primers.", no_args_is_help=True)
+app.command("sentiment")(_sentiment.sentiment)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+CollectionOpt = Annotated[
+    str | None, typer.Option("--collection", help="Only this collection (default: all).")
+]
+TickerOpt = Annotated[list[str] | None, typer.Option("--ticker", help="Only these tickers.")]
+FormOpt = Annotated[list[str] | None, typer.Option("--form", help="Only these forms, e.g. 10-K.")]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Point in time: only documents published by then (UTC)."),
+]
+StartOpt = Annotated[str | None, typer.Option("--start", help="Published on or after (UTC).")]
+EndOpt = Annotated[str | None, typer.Option("--end", help="Published on or before (UTC).")]
+ModeOpt = Annotated[str, typer.Option("--mode", help="hybrid, dense or lexical.")]
+
+
+def _settings() -> Any:
+    from core.settings import load_settings
+
+    return load_settings()
+
+
+@contextmanager
+def _open_kb(*, primers: bool = True, quiet: bool = False) -> Iterator[Any]:
+    from rag_index.service import KnowledgeBase
+
+    kb = KnowledgeBase.open(_settings())
+    try:
+        if primers:
+            with _progress(quiet, "primers") as progress:
+                kb.ensure_primers(progress)
+        yield kb
+    finally:
+        kb.close()
+
+
+@contextmanager
+def _progress(quiet: bool, what: str) -> Iterator[Any]:
+    """A progress bar on stderr for long ingests; silent in --json mode or off a TTY."""
+    if quiet or not err.is_terminal:
+        yield None
+        return
+    columns = (
+        TextColumn(f"ingesting {what}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+    )
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("", total=None)
+
+        def update(done: int, total: int, label: str) -> None:
+            bar.update(task, completed=done, total=total, description=escape(label[:50]))
+
+        yield update
+
+
+def _filters(
+    collection: str | None,
+    tickers: list[str] | None,
+    forms: list[str] | None,
+    as_of: str | None,
+    start: str | None,
+    end: str | None,
+) -> Any:
+    from rag_index.types import Filters
+
+    return Filters(
+        collection=collection,
+        tickers=tuple(t.upper() for t in tickers or ()),
+        forms=tuple(f.upper() for f in forms or ()),
+        as_of=parse_utc(as_of, name="--as-of") if as_of else None,
+        start=parse_utc(start, name="--start") if start else None,
+        end=parse_utc(end, name="--end") if end else None,
+    )
+
+
+@app.command()
+@handle_errors
+def ingest(
+    path: Annotated[Path, typer.Argument(help="A file or a folder (searched recursively).")],
+    collection: Annotated[
+        str, typer.Option(help="Collection to put the documents in.")
+    ] = "default",
+    json_: JsonOpt = False,
+) -> None:
+    """Load, chunk, embed and store documents: SEC filings (iXBRL HTML, PDF), Markdown,
+    news JSON Lines. Idempotent; a changed file replaces its passages; a bad file is
+    reported and skipped (exit code 3 when any file failed)."""
+    if not collection.strip():
+        raise ConfigError("--collection must not be empty")
+    with _open_kb(quiet=json_) as kb, _progress(json_, str(path)) as progress:
+        report = kb.ingest(path, collection, progress)
+    if json_:
+        print_json(report.to_json())
+    else:
+        out.print(
+            f"{len(report.added)} added, {len(report.replaced)} replaced, "
+            f"{len(report.unchanged)} unchanged, {len(report.errors)} failed; "
+            f"{report.chunks:,} passages written in {report.seconds:.1f} s"
+        )
+        for error in report.errors:
+            err.print(f"[red]skipped[/] {escape(error.source)}: {escape(error.error)}")
+    if report.errors:
+        raise typer.Exit(DataError.exit_code)
+
+
+@app.command("list")
+@handle_errors
+def list_(collection: CollectionOpt = None, json_: JsonOpt = False) -> None:
+    """The documents in the knowledge base, with their metadata."""
+    with _open_kb(quiet=json_) as kb:
+        records = kb.documents(collection)
+    if json_:
+        print_json([_record_json(r) for r in records])
+        return
+    table = Table(
+        "collection", "title", "tickers", "form", "period", "published", "passages", "missing"
+    )
+    for r in records:
+        table.add_row(
+            r.collection, escape(r.title or r.source), ",".join(r.tickers), r.form or "",
+            r.fiscal_period or "", f"{r.published_at:%Y-%m-%d}" if r.published_at else "",
+            str(r.n_chunks), ",".join(r.missing),
+        )  # fmt: skip
+    out.print(table)
+
+
+def _record_json(record: Any) -> dict[str, Any]:
+    return {
+        "doc_id": record.doc_id,
+        "collection": record.collection,
+        "title": record.title,
+        "tickers": list(record.tickers),
+        "company": record.company,
+        "form": record.form,
+        "fiscal_period": record.fiscal_period,
+        "published_at": record.published_at.isoformat() if record.published_at else None,
+        "source": record.source,
+        "url": record.url,
+        "kind": record.kind,
+        "sha256": record.sha256,
+        "passages": record.n_chunks,
+        "missing": list(record.missing),
+    }
+
+
+@app.command()
+@handle_errors
+def search(
+    query: Annotated[str | None, typer.Argument(help="What to look for.")] = None,
+    queries: Annotated[
+        Path | None,
+        typer.Option("--queries", help='JSON Lines of {"id", "query", optional filters}.'),
+    ] = None,
+    k: Annotated[int, typer.Option("--k", min=1, max=200, help="Passages to return.")] = 10,
+    collection: CollectionOpt = None,
+    ticker: TickerOpt = None,
+    form: FormOpt = None,
+    as_of: AsOfOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    mode: ModeOpt = "hybrid",
+    json_: JsonOpt = False,
+) -> None:
+    """Hybrid (BM25 + dense) search with filters applied inside the search."""
+    if (query is None) == (queries is None):
+        raise ConfigError('give either a query ("...") or --queries FILE.jsonl, not both')
+    base = _filters(collection, ticker, form, as_of, start, end)
+    with _open_kb(quiet=json_) as kb:
+        if queries is not None:
+            failed = _batch(kb, queries, base, k, mode)
+            if failed:
+                raise typer.Exit(DataError.exit_code)
+            return
+        assert query is not None
+        hits = kb.search(query, k, base, mode)
+    from rag_index.types import chunk_to_json
+
+    if json_:
+        print_json([chunk_to_json(h) for h in hits])
+        return
+    if not hits:
+        out.print("no passage matches (check the filters, or ingest documents first)")
+    for rank, hit in enumerate(hits, start=1):
+        out.print(f"[bold]{rank}.[/] {escape(_cite(hit.chunk))}  [dim]score {hit.score:.4f}[/]")
+        out.print("   " + escape(" ".join(hit.chunk.text.split())[:400]), highlight=False)
+
+
+_BATCH_KEYS = {
+    "id",
+    "query",
+    "k",
+    "collection",
+    "ticker",
+    "tickers",
+    "form",
+    "forms",
+    "as_of",
+    "start",
+    "end",
+    "mode",
+}
+
+
+def _batch(kb: Any, path: Path, base: Any, k: int, mode: str) -> int:
+    """One JSON object per input line on stdout, in order; a bad line gets an
+    ``error`` object instead of hits. Returns the number of bad lines."""
+    from dataclasses import replace
+
+    from rag_index.types import chunk_to_json
+
+    if str(path) != "-" and not path.is_file():
+        raise ConfigError(f"{path}: no such file (--queries takes a JSON Lines file)")
+    handle = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
+    failed = 0
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            record: dict[str, Any] = {"line": number}
+            try:
+                item = json.loads(line)
+                if not isinstance(item, dict) or not isinstance(item.get("query"), str):
+                    raise ConfigError('each line must be an object with a "query" string')
+                record = {"id": item.get("id", number)}
+                unknown = set(item) - _BATCH_KEYS
+                if unknown:
+                    raise ConfigError(
+                        f"unknown keys {sorted(unknown)}; allowed: {sorted(_BATCH_KEYS)}"
+                    )
+                tickers = _listify(item.get("tickers", item.get("ticker")))
+                forms = _listify(item.get("forms", item.get("form")))
+                filters = replace(
+                    base,
+                    collection=item.get("collection", base.collection),
+                    tickers=tuple(t.upper() for t in tickers) or base.tickers,
+                    forms=tuple(f.upper() for f in forms) or base.forms,
+                    as_of=parse_utc(item["as_of"], name="as_of")
+                    if item.get("as_of")
+                    else base.as_of,
+                    start=parse_utc(item["start"], name="start")
+                    if item.get("start")
+                    else base.start,
+                    end=parse_utc(item["end"], name="end") if item.get("end") else base.end,
+                )
+                hits = kb.search(
+                    item["query"], int(item.get("k", k)), filters, item.get("mode", mode)
+                )
+                record["hits"] = [chunk_to_json(h) for h in hits]
+            except (json.JSONDecodeError, TillerError, ValueError, TypeError) as exc:
+                failed += 1
+                record["error"] = f"line {number}: {exc}"
+            sys.stdout.write(json.dumps(record, default=str) + "\n")
+            sys.stdout.flush()
+    return failed
+
+
+def _listify(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise ConfigError(f"expected a string or a list of strings, got {value!r}")
+
+
+def _cite(chunk: Any) -> str:
+    parts = [chunk.title or chunk.source]
+    if chunk.section:
+        parts.append(" > ".join(chunk.section))
+    if chunk.published_at:
+        parts.append(f"{chunk.published_at:%Y-%m-%d}")
+    parts.append(f"chars {chunk.start}–{chunk.end}")
+    return " · ".join(parts)
+
+
+@handle_errors
+def ask(
+    question: Annotated[str, typer.Argument(help="A question about the ingested documents.")],
+    k: Annotated[int, typer.Option("--k", min=1, max=20, help="Passages to answer from.")] = 6,
+    collection: CollectionOpt = None,
+    ticker: TickerOpt = None,
+    form: FormOpt = None,
+    as_of: AsOfOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Answer from retrieved passages with numbered citations (extractive offline; an
+    LLM's answer, checked to cite only passages it was given, when one is configured)."""
+    filters = _filters(collection, ticker, form, as_of, None, None)
+    with _open_kb(quiet=json_) as kb:
+        answer = kb.ask(question, filters, k=k)
+    if json_:
+        print_json(answer.to_json())
+        return
+    out.print(escape(answer.text), highlight=False)
+    for warning in answer.warnings:
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
+    for citation in answer.citations:
+        out.print(f"  [{citation.n}] {escape(_cite(citation.chunk))}")
+
+
+@app.command("fetch-filings")
+@handle_errors
+def fetch_filings(
+    ticker: Annotated[str, typer.Argument(help="e.g. AAPL")],
+    form: Annotated[str, typer.Option(help="e.g. 10-K, 10-Q, 8-K")] = "10-K",
+    limit: Annotated[int, typer.Option(min=1, max=100, help="Most recent N filings.")] = 1,
+    dest: Annotated[
+        Path | None, typer.Option(help="Folder (default: TILLER_HOME/state/filings).")
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Download filings from SEC EDGAR (needs the network and TILLER_SEC_USER_AGENT);
+    then `tiller kb ingest` the folder."""
+    from knowledge_base.edgar import fetch_filings as _fetch
+
+    results = _fetch(_settings(), ticker, form=form, limit=limit, dest=dest)
+    if json_:
+        print_json([r.to_json() for r in results])
+        return
+    for r in results:
+        out.print(f"{r.status:10} {r.path}")

@@ -1,0 +1,129 @@
+"""``tiller kb sentiment``: the financial tone of a text, or of every line of a file."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from app.cli._common import handle_errors, out, print_json
+from core.errors import ConfigError, DataError, NotFoundError
+
+BATCH_LINES = 512
+EMPTY_LINE = "empty text"
+_COLOURS = {"negative": "red", "neutral": "yellow", "positive": "green"}
+
+
+@handle_errors
+def sentiment(
+    text: Annotated[
+        str | None, typer.Argument(help="A sentence, headline or document to score.")
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file", help="Score every line of FILE ('-' reads stdin); output stays 1:1."
+        ),
+    ] = None,
+    model: Annotated[
+        str, typer.Option(help="default (= hybrid), hybrid, embedding or lexicon.")
+    ] = "default",
+    fast: Annotated[
+        bool, typer.Option("--fast", help="Use the lexicon: no transformer, ~60× faster.")
+    ] = False,
+    json_: Annotated[
+        bool, typer.Option("--json", help="JSON: one object, or one object per line of FILE.")
+    ] = False,
+) -> None:
+    """Financial tone (negative / neutral / positive, with a probability), offline.
+
+    With --file, line n of the output is about line n of FILE; an empty line gives
+    {"line": n, "error": "empty text"} instead of a score."""
+    from tools.sentiment import load_scorer, resolve_model
+
+    if fast and model != "default":
+        raise ConfigError("--fast picks the lexicon; leave out --model or drop --fast")
+    if (text is None) == (file is None):
+        raise ConfigError("give one text to score, or --file FILE (one text per line)")
+    scorer = load_scorer("lexicon" if fast else resolve_model(model))
+    if file is None:
+        assert text is not None
+        _score_text(text, scorer, json_)
+        return
+    if str(file) == "-":
+        _score_lines(_numbered(sys.stdin, "stdin"), scorer, json_)
+        return
+    if not file.is_file():
+        raise NotFoundError(f"{file} does not exist or is not a file")
+    with file.open(encoding="utf-8", newline=None) as handle:
+        _score_lines(_numbered(handle, str(file)), scorer, json_)
+
+
+def _score_text(text: str, scorer: Any, json_: bool) -> None:
+    from tools.sentiment import score_one
+
+    result = score_one(text, scorer=scorer)
+    if json_:
+        print_json(result.to_json())
+        return
+    colour = _COLOURS[result.label]
+    detail = " · ".join(f"{label} {p:.2f}" for label, p in result.scores.items())
+    out.print(
+        f"[bold {colour}]{result.label}[/] ({result.confidence:.2f})  [dim]{detail} — "
+        f"{result.model}[/]",
+        highlight=False,
+    )
+
+
+def _numbered(handle: IO[str], name: str) -> Iterator[tuple[int, str]]:
+    number = 0
+    try:
+        for number, line in enumerate(handle, start=1):
+            yield number, line.rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        # Text is decoded in blocks, so the bad byte is at or after the next line.
+        raise DataError(f"{name}: not UTF-8 after line {number} ({exc.reason})") from None
+
+
+def _batches(lines: Iterable[tuple[int, str]]) -> Iterator[list[tuple[int, str]]]:
+    batch: list[tuple[int, str]] = []
+    for item in lines:
+        batch.append(item)
+        if len(batch) == BATCH_LINES:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _score_lines(lines: Iterable[tuple[int, str]], scorer: Any, json_: bool) -> None:
+    """Score in batches and write each batch's results in input order before reading on."""
+    from tools.sentiment import score
+
+    for batch in _batches(lines):
+        texts = [t for _, t in batch if t.strip()]
+        results = iter(score(texts, scorer=scorer)) if texts else iter(())
+        for number, line in batch:
+            result = next(results) if line.strip() else None
+            if json_:
+                row = {"line": number, **result.to_json()} if result else _empty(number)
+                sys.stdout.write(json.dumps(row, allow_nan=False) + "\n")
+            elif result is None:
+                out.print(f"{number:>6}  [dim]-        {EMPTY_LINE}[/]", highlight=False)
+            else:
+                colour = _COLOURS[result.label]
+                out.print(
+                    f"{number:>6}  [{colour}]{result.label:<8}[/] {result.confidence:.2f}  "
+                    f"{escape(line[:100])}",
+                    highlight=False,
+                )
+        sys.stdout.flush()
+
+
+def _empty(number: int) -> dict[str, Any]:
+    return {"line": number, "error": EMPTY_LINE}

@@ -1,0 +1,119 @@
+"""The knowledge base as the CLI, the API and the agents use it: one object that owns
+the store, the embedder and the retriever, keeps the bundled primers ingested, and
+answers searches and questions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.settings import Settings
+from rag_index.answer import Answer, extractive_answer, llm_answer
+from rag_index.chunking import CHUNKER_VERSION
+from rag_index.embedder import SentenceTransformerEmbedder, default_embedder
+from rag_index.ingest import IngestReport, Progress, ingest_path
+from rag_index.retriever import Mode, Retriever
+from rag_index.types import (
+    DEFAULT_COLLECTION,
+    DocumentRecord,
+    Embedder,
+    Filters,
+    ScoredChunk,
+    VectorStore,
+)
+
+PRIMERS_DIR = Path(__file__).resolve().parents[1] / "knowledge_base" / "primers"
+PRIMERS_COLLECTION = "primers"
+
+
+def store_folder(settings: Settings, embedder: SentenceTransformerEmbedder) -> Path:
+    """One embedded store per embedding model and chunker version: vectors of two models
+    must never be compared, and changing either re-ingests into a fresh folder."""
+    return settings.kb_path / f"{embedder.slug}-c{CHUNKER_VERSION}"
+
+
+def open_default_store(settings: Settings, embedder: SentenceTransformerEmbedder) -> VectorStore:
+    if settings.vector_store == "weaviate":
+        from rag_index.stores import open_store
+
+        return open_store(settings, embedder.dim)
+    from rag_index.stores import LocalStore
+
+    return LocalStore(store_folder(settings, embedder), embedder.dim)
+
+
+@dataclass
+class KnowledgeBase:
+    store: VectorStore
+    embedder: Embedder
+    settings: Settings | None = None
+
+    @classmethod
+    def open(cls, settings: Settings) -> KnowledgeBase:
+        embedder = default_embedder(settings)
+        return cls(open_default_store(settings, embedder), embedder, settings)
+
+    @property
+    def retriever(self) -> Retriever:
+        return Retriever(self.store, self.embedder)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def ingest(
+        self, path: Path, collection: str = DEFAULT_COLLECTION, progress: Progress | None = None
+    ) -> IngestReport:
+        report = ingest_path(path, self.store, self.embedder, collection, progress=progress)
+        self._prepare(report)
+        return report
+
+    def ensure_primers(self, progress: Progress | None = None) -> IngestReport:
+        """Ingest the bundled primers (a no-op when they are in and unchanged)."""
+        report = ingest_path(
+            PRIMERS_DIR, self.store, self.embedder, PRIMERS_COLLECTION, progress=progress
+        )
+        self._prepare(report)
+        return report
+
+    def _prepare(self, report: IngestReport) -> None:
+        """Build the search structures after a write, so the first query is fast."""
+        build = getattr(self.store, "build_index", None)
+        if (report.added or report.replaced) and build is not None:
+            build()
+
+    def documents(self, collection: str | None = None) -> list[DocumentRecord]:
+        return self.store.documents(collection)
+
+    def search(
+        self, query: str, k: int = 10, filters: Filters | None = None, mode: Mode = "hybrid"
+    ) -> list[ScoredChunk]:
+        return self.retriever.search(query, k, filters, mode)
+
+    def ask(
+        self,
+        question: str,
+        filters: Filters | None = None,
+        *,
+        k: int = 6,
+        use_llm: bool | None = None,
+    ) -> Answer:
+        hits = self.search(question, k, filters)
+        settings = self.settings
+        wants_llm = settings is not None and settings.llm_enabled if use_llm is None else use_llm
+        if wants_llm and settings is not None:
+            from core.llm import ChatClient
+
+            client = ChatClient.from_settings(settings)
+            answer = llm_answer(question, hits, client.complete, self.embedder)
+            answer.model = client.model
+        else:
+            answer = extractive_answer(question, hits, self.embedder)
+            answer.model = self.embedder.name
+        answer.as_of = filters.as_of if filters else None
+        return answer
