@@ -15,6 +15,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from core.errors import ConfigError
+
 DEFAULT_COLLECTION = "default"
 
 
@@ -74,6 +76,15 @@ class Filters:
     start: datetime | None = None
     end: datetime | None = None
     as_of: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end", "as_of"):
+            value = getattr(self, name)
+            if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+                raise ConfigError(
+                    f"{name} {value.isoformat()} has no timezone: give an aware UTC time "
+                    "(e.g. 2024-06-30T00:00:00Z)"
+                )
 
     def matches(self, chunk: Chunk) -> bool:
         """The reference semantics every backend must reproduce (used by tests)."""

@@ -145,3 +145,10 @@ def test_chunk_when_text_is_arbitrary_then_spans_are_exact_and_ordered(
         previous_start = chunk.start
         section = next(s for s in document.sections if s.path == chunk.section)
         assert section.start <= chunk.start and chunk.end <= section.end
+
+
+def test_filters_when_time_is_naive_then_config_error_says_add_timezone() -> None:
+    from rag_index.types import Filters
+
+    with pytest.raises(ConfigError, match="no timezone"):
+        Filters(as_of=datetime(2024, 6, 30))
