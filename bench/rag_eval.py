@@ -562,6 +562,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--candidates", type=int, default=50, help="hybrid: results taken from each search"
     )
     parser.add_argument(
+        "--lexical-weight", type=float, default=0.5, help="hybrid: BM25's weight in RRF (dense: 1)"
+    )
+    parser.add_argument(
         "--json", action="store_true", help="print one JSON object instead of tables"
     )
     parser.add_argument(
@@ -604,7 +607,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             store_path, filings, embedder, questions, rebuild=args.rebuild, log=log
         )
         try:
-            retriever = Retriever(store, embedder, candidates=args.candidates, rrf_k=args.rrf_k)
+            retriever = Retriever(
+                store, embedder, candidates=args.candidates, rrf_k=args.rrf_k,
+                lexical_weight=args.lexical_weight,
+            )  # fmt: skip
             # Untimed: loads the model and lets the store build its lazy search caches.
             for variant in VARIANTS:
                 for mode in MODES_ORDER:
@@ -695,6 +701,7 @@ def summarise(
         "k": k,
         "rrf_k": args.rrf_k,
         "candidates": args.candidates,
+        "lexical_weight": args.lexical_weight,
         "store": {
             "path": str(info.path),
             "cached": info.cached,
