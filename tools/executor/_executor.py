@@ -253,8 +253,22 @@ class Executor:
 
     # -- what the venue says ------------------------------------------------------------
     def apply(self, state: OrderState) -> OrderRecord:
-        """Record a venue report: fills first (idempotent), then the status."""
+        """Record a venue report: fills first (idempotent), then the status.
+
+        A report of a working status for an order the ledger already holds as final is
+        stale, not a resurrection: e.g. the kill switch cancelled the order at the venue
+        while the send's own acknowledgement ("open") was still on its way back. Its
+        fills are booked; the final status stays."""
         self.record_fills(state.fills)
+        current = self.ledger.get_order(state.client_order_id)
+        if current is not None and current.status.is_final and not state.status.is_final:
+            self.ledger.audit.append(
+                AuditKind.ACK,
+                {"client_order_id": state.client_order_id, "status": state.status.value,
+                 "stale": True, "kept": current.status.value},
+                at=self.clock.now(),
+            )  # fmt: skip
+            return current
         self.ledger.audit.append(
             AuditKind.ACK,
             {"client_order_id": state.client_order_id, "status": state.status.value,

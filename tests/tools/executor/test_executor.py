@@ -319,3 +319,28 @@ def test_approvals_decided_together_cannot_jointly_break_the_rate_limit(
             refused += 1
     assert (sent, refused) == (LIMITS.max_orders_per_minute, 25 - LIMITS.max_orders_per_minute)
     assert posts(server) == LIMITS.max_orders_per_minute
+
+
+def test_a_stale_open_report_after_a_halt_cancel_keeps_the_order_cancelled(
+    executor: Executor, ledger: Ledger
+) -> None:
+    # Arrange: an accepted order, and the "open" acknowledgement its send received.
+    acks = []
+    submit = executor.broker.submit
+
+    def recording_submit(order):  # type: ignore[no-untyped-def]
+        state = submit(order)
+        acks.append(state)
+        return state
+
+    executor.broker.submit = recording_submit  # type: ignore[method-assign]
+    result = executor.submit(approve(executor, "stale-ack"))
+    assert result.order.status.is_working
+    executor.halt("race test", operator="tester")  # cancels it at the venue
+    # Act: the send's acknowledgement arrives after the cancel (the burst race).
+    record = executor.apply(acks[0])
+    # Assert: the final status is kept, recorded as a stale report, and nothing is open.
+    assert record.status is OrderStatus.CANCELED
+    assert executor.broker.open_orders() == []
+    stale = [e for e in ledger.audit.tail(50) if e.kind == "ack" and e.payload.get("stale")]
+    assert stale and stale[-1].payload["kept"] == "canceled"
