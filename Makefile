@@ -41,6 +41,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/executor.py
 	$(BIN)/python bench/forecaster.py
+	$(BIN)/python bench/policy.py
+	$(BIN)/python bench/sentiment.py
+	$(BIN)/python bench/rag_speed.py
+	# The first run embeds every shared filing (~15 min); later runs reuse the store.
+	$(BIN)/python bench/rag_eval.py --store $(HOME)/.cache/tiller-rag-eval
 
 # The risk officer's stateful property test at 100k sequences (make test runs 3,000).
 risk-long: $(STAMP)
