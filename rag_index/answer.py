@@ -107,14 +107,17 @@ def extractive_answer(
     scores = similarity + rank_bonus / (1.0 + np.array([i for i, _, _ in candidates]))
     chosen: list[tuple[int, int, int]] = []
     seen_spans: set[tuple[str, int, int]] = set()
+    seen_words: set[str] = set()
     taken: dict[int, int] = {}
     for position in np.argsort(-scores, kind="stable"):
         index, start, end = candidates[int(position)]
         chunk = hits[index].chunk
         key = (chunk.doc_id, chunk.start + start, chunk.start + end)
-        if key in seen_spans or taken.get(index, 0) >= per_passage:
-            continue  # overlapping chunks repeat sentences
+        words = " ".join(chunk.text[start:end].split()).casefold()
+        if key in seen_spans or words in seen_words or taken.get(index, 0) >= per_passage:
+            continue  # overlapping chunks, and copies of one filing, repeat sentences
         seen_spans.add(key)
+        seen_words.add(words)
         taken[index] = taken.get(index, 0) + 1
         chosen.append((index, start, end))
         if len(chosen) == max_sentences:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -137,3 +138,16 @@ def test_rrf_when_lists_overlap_then_shared_items_rank_first_and_ties_are_stable
 
     assert [h.chunk.chunk_id for h in fused] == ["doc:1", "doc:0", "doc:2"]
     assert fused[0].score == pytest.approx(1 / 62 + 1 / 61)
+
+
+def test_extractive_answer_when_two_copies_of_a_filing_then_a_sentence_is_quoted_once(
+    embedder: object,
+) -> None:
+    first, _ = _hits()
+    copy = dataclasses.replace(first.chunk, chunk_id="copy:0", doc_id="copy", source="copy.md")
+    hits = [first, ScoredChunk(copy, 0.9)]
+
+    answer = extractive_answer("Which supply chain risks?", hits, embedder, max_sentences=3)  # type: ignore[arg-type]
+
+    quotes = [" ".join(c.quote.split()) for c in answer.citations]
+    assert len(quotes) == len(set(quotes))
