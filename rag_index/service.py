@@ -93,7 +93,8 @@ class KnowledgeBase:
     def search(
         self, query: str, k: int = 10, filters: Filters | None = None, mode: Mode = "hybrid"
     ) -> list[ScoredChunk]:
-        return self.retriever.search(query, k, filters, mode)
+        """Search every collection unless ``filters`` name one."""
+        return self.retriever.search(query, k, filters or Filters(collection=None), mode)
 
     def ask(
         self,
