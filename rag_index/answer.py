@@ -24,7 +24,9 @@ import numpy as np
 
 from rag_index.types import Chunk, Embedder, ScoredChunk, chunk_to_json
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9$])|\n+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]”’]*\s+(?=[\"'(\[“‘`]?[A-Z0-9$`])")
+_TERMINAL = re.compile(r"[.!?:;][\"')\]”’]*$")
+_LIST_ITEM = re.compile(r"\s*(?:[-*+•]|\d+[.)])\s")
 _CITATION = re.compile(r"\[(\d+)\]")
 MIN_WORDS = 5
 
@@ -70,19 +72,66 @@ class Answer:
         }
 
 
+def _units(text: str) -> list[tuple[int, int, str]]:
+    """Paragraphs, list items, table rows and headings of ``text`` as ``(start, end,
+    kind)``; lines wrapped inside a paragraph stay together."""
+    units: list[tuple[int, int, str]] = []
+    para_start: int | None = None
+    para_end = 0
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        start, body = offset, line.strip()
+        offset += len(line)
+        end = start + len(line.rstrip())
+        if body.startswith("#") or " | " in body or not body or _LIST_ITEM.match(line):
+            if para_start is not None:
+                units.append((para_start, para_end, "paragraph"))
+                para_start = None
+            if body.startswith("#"):
+                units.append((start, end, "heading"))
+            elif " | " in body:
+                units.append((start, end, "row"))
+            elif body:  # a list item opens a paragraph its wrapped lines continue
+                para_start, para_end = start, end
+            continue
+        if para_start is None:
+            para_start = start
+        para_end = end
+    if para_start is not None:
+        units.append((para_start, para_end, "paragraph"))
+    return units
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Sentence spans in ``text`` (whitespace trimmed), short fragments dropped."""
+    """Quotable sentence spans in a passage (whitespace trimmed): sentences of its
+    paragraphs and list items, and table rows. Headings, fragments under ``MIN_WORDS``
+    words, and sentences the chunker cut (at either end of the passage) are left out."""
     spans: list[tuple[int, int]] = []
-    start = 0
-    for match in [*_SENTENCE_END.finditer(text), None]:
-        end = match.start() if match else len(text)
-        piece = text[start:end]
-        stripped = piece.strip()
-        if len(stripped.split()) >= MIN_WORDS:
-            left = start + (len(piece) - len(piece.lstrip()))
-            spans.append((left, left + len(stripped)))
-        if match:
-            start = match.end()
+    for unit_start, unit_end, kind in _units(text):
+        if kind == "heading":
+            continue
+        if kind == "row":
+            pieces = [(unit_start, unit_end)]
+        else:
+            pieces, start = [], unit_start
+            body = text[unit_start:unit_end]
+            for match in [*_SENTENCE_END.finditer(body), None]:
+                end = unit_start + (match.start() if match else len(body))
+                pieces.append((start, end))
+                if match:
+                    start = unit_start + match.end()
+        for start, end in pieces:
+            piece = text[start:end]
+            left = start + len(piece) - len(piece.lstrip())
+            right = left + len(piece.strip())
+            quote = text[left:right]
+            if len(quote.split()) < MIN_WORDS:
+                continue
+            if kind != "row" and right == len(text.rstrip()) and not _TERMINAL.search(quote):
+                continue  # the passage ends mid-sentence
+            if kind != "row" and left == len(text) - len(text.lstrip()) and quote[0].islower():
+                continue  # the passage starts mid-sentence
+            spans.append((left, right))
     return spans
 
 

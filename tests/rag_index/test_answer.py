@@ -43,16 +43,46 @@ def _hits() -> list[ScoredChunk]:
     ]
 
 
+def _quotes(text: str) -> list[str]:
+    return [text[s:e] for s, e in sentence_spans(text)]
+
+
 def test_sentence_spans_when_text_has_short_fragments_then_they_are_dropped() -> None:
-    spans = sentence_spans(
-        "Ok. This sentence has enough words in it. No.\nAnother line with five words here"
+    text = "Ok. This sentence has enough words in it. No. Another sentence with five words here."
+
+    assert _quotes(text) == [
+        "This sentence has enough words in it.",
+        "Another sentence with five words here.",
+    ]
+
+
+def test_sentence_spans_when_lines_wrap_then_sentence_is_whole_and_headings_skipped() -> None:
+    text = (
+        "## Protective exits: stop-loss and trailing stop\n\n"
+        "`trailing_stop: 0.15` closes a long if the price falls\n15 % below the best price. "
+        "Both are checked inside\nevery bar.\n\n"
+        "- A list item that wraps onto\n  a second line is one sentence.\n"
+        "Revenue | 2024 | $391,035 | 2%\n"
+        "Exits record their reason, which"
     )
 
-    texts = [
-        "Ok. This sentence has enough words in it. No.\nAnother line with five words here"[s:e]
-        for s, e in spans
-    ]
-    assert texts == ["This sentence has enough words in it.", "Another line with five words here"]
+    quotes = _quotes(text)
+
+    assert (
+        quotes[0]
+        == "`trailing_stop: 0.15` closes a long if the price falls\n15 % below the best price."
+    )
+    assert "Both are checked inside\nevery bar." in quotes
+    assert "- A list item that wraps onto\n  a second line is one sentence." in quotes
+    assert "Revenue | 2024 | $391,035 | 2%" in quotes  # table rows are quotable facts
+    assert not any(q.startswith("#") for q in quotes)  # headings are not answers
+    assert not any(q.startswith("Exits record") for q in quotes)  # cut by the chunker
+
+
+def test_sentence_spans_when_passage_starts_mid_sentence_then_that_fragment_is_dropped() -> None:
+    assert _quotes(
+        "supplier yields have matured and capacity grew. The Company relies on partners."
+    ) == ["The Company relies on partners."]
 
 
 def test_extractive_answer_when_asked_about_suppliers_then_quotes_risk_sentence_with_exact_span(
