@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 
@@ -152,3 +153,47 @@ def _filter_micros(value: datetime | None, name: str) -> int | None:
         return to_micros(value, what=f"filter {name}")
     except DataError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def document_metadata(document: DocumentRecord) -> dict[str, Any]:
+    """A document's descriptive fields as JSON-ready values (times in microseconds):
+    what every backend stores beside its identity, version and chunk count."""
+    return {
+        "source": document.source,
+        "kind": document.kind,
+        "title": document.title,
+        "tickers": list(document.tickers),
+        "company": document.company,
+        "form": document.form,
+        "fiscal_period": document.fiscal_period,
+        "published_at": to_micros(document.published_at),
+        "url": document.url,
+    }
+
+
+def document_from_metadata(
+    meta: dict[str, Any],
+    *,
+    doc_id: str,
+    collection: str,
+    sha256: str,
+    n_chunks: int,
+    missing: Sequence[str],
+) -> DocumentRecord:
+    """The inverse of ``document_metadata``, given the identity fields."""
+    return DocumentRecord(
+        doc_id=doc_id,
+        collection=collection,
+        source=meta["source"],
+        kind=meta["kind"],
+        sha256=sha256,
+        title=meta["title"],
+        tickers=tuple(meta["tickers"]),
+        company=meta["company"],
+        form=meta["form"],
+        fiscal_period=meta["fiscal_period"],
+        published_at=from_micros(meta["published_at"]),
+        url=meta["url"],
+        n_chunks=int(n_chunks),
+        missing=tuple(missing),
+    )

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import ConfigError, DataError
-from rag_index._records import from_micros, to_micros
+from rag_index._records import document_from_metadata, document_metadata, from_micros, to_micros
 from rag_index._text import tokenize
 from rag_index.types import Chunk, DocumentRecord
 
@@ -235,17 +235,7 @@ def _delete(conn: sqlite3.Connection, collection: str, doc_id: str) -> bool:
 
 
 def _document_row(document: DocumentRecord) -> tuple[Any, ...]:
-    metadata = {
-        "source": document.source,
-        "kind": document.kind,
-        "title": document.title,
-        "tickers": list(document.tickers),
-        "company": document.company,
-        "form": document.form,
-        "fiscal_period": document.fiscal_period,
-        "published_at": to_micros(document.published_at),
-        "url": document.url,
-    }
+    metadata = document_metadata(document)
     return (
         document.collection,
         document.doc_id,
@@ -286,22 +276,10 @@ def lexical_text(chunk: Chunk) -> str:
 def _document(row: Sequence[Any]) -> DocumentRecord:
     collection, doc_id, sha256, n_chunks, metadata_json, missing_json = row
     meta = json.loads(metadata_json)
-    return DocumentRecord(
-        doc_id=doc_id,
-        collection=collection,
-        source=meta["source"],
-        kind=meta["kind"],
-        sha256=sha256,
-        title=meta["title"],
-        tickers=tuple(meta["tickers"]),
-        company=meta["company"],
-        form=meta["form"],
-        fiscal_period=meta["fiscal_period"],
-        published_at=from_micros(meta["published_at"]),
-        url=meta["url"],
-        n_chunks=n_chunks,
-        missing=tuple(json.loads(missing_json)),
-    )
+    return document_from_metadata(
+        meta, doc_id=doc_id, collection=collection, sha256=sha256, n_chunks=n_chunks,
+        missing=json.loads(missing_json),
+    )  # fmt: skip
 
 
 def get_document(conn: sqlite3.Connection, collection: str, doc_id: str) -> DocumentRecord | None:

@@ -12,7 +12,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rag_index._records import FilterSpec, from_micros, to_micros
+from rag_index._records import (
+    FilterSpec,
+    document_from_metadata,
+    document_metadata,
+    from_micros,
+    to_micros,
+)
 from rag_index.types import Chunk, DocumentRecord
 
 SCHEMA = 1
@@ -155,37 +161,17 @@ def document_to_properties(document: DocumentRecord) -> dict[str, Any]:
     record = {
         "doc_id": document.doc_id,
         "collection": document.collection,
-        "source": document.source,
-        "kind": document.kind,
         "sha256": document.sha256,
-        "title": document.title,
-        "tickers": list(document.tickers),
-        "company": document.company,
-        "form": document.form,
-        "fiscal_period": document.fiscal_period,
-        "published_at": to_micros(document.published_at),
-        "url": document.url,
         "n_chunks": document.n_chunks,
         "missing": list(document.missing),
+        **document_metadata(document),
     }
     return {"collection": document.collection, "record": json.dumps(record, ensure_ascii=False)}
 
 
 def document_from_properties(p: dict[str, Any]) -> DocumentRecord:
     r = json.loads(p["record"])
-    return DocumentRecord(
-        doc_id=r["doc_id"],
-        collection=r["collection"],
-        source=r["source"],
-        kind=r["kind"],
-        sha256=r["sha256"],
-        title=r["title"],
-        tickers=tuple(r["tickers"]),
-        company=r["company"],
-        form=r["form"],
-        fiscal_period=r["fiscal_period"],
-        published_at=from_micros(r["published_at"]),
-        url=r["url"],
-        n_chunks=int(r["n_chunks"]),
-        missing=tuple(r["missing"]),
-    )
+    return document_from_metadata(
+        r, doc_id=r["doc_id"], collection=r["collection"], sha256=r["sha256"],
+        n_chunks=r["n_chunks"], missing=r["missing"],
+    )  # fmt: skip
