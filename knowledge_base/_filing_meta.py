@@ -4,12 +4,15 @@ Sources, in order of preference: the document's own statements (iXBRL ``dei:`` f
 markdown front matter, a PDF's info dictionary, a filing's cover page), then the
 project's file-name convention ``<ticker>-<form>-<YYYY-MM-DD>[-anything].<ext>`` (as
 written by ``tiller kb fetch-filings``), e.g. ``aapl-10-k-2024-11-01.html``. Nothing else: what
-neither states is left empty and named in ``Document.missing``.
+neither states is left empty and named in ``Document.missing``. What only the file name
+states is recorded as such in ``Document.metadata_sources`` (``"filename"``): the name is a
+convention, not evidence, and a reader must be able to tell the two apart.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -18,8 +21,10 @@ from zoneinfo import ZoneInfo
 from knowledge_base._outline import Block, assemble, sections_from
 from knowledge_base.document import (
     META_FIELDS,
+    SOURCED_FIELDS,
     Document,
     DocumentKind,
+    MetaSource,
     make_doc_id,
     sha256_bytes,
 )
@@ -60,6 +65,10 @@ _EXPECTED: dict[str, tuple[str, ...]] = {
     "primer": ("title", "published_at"),
     "document": ("title", "published_at"),
 }
+_COVER_FORM = re.compile(
+    r"^[\s|]*FORM\s+((?:10-K|10-Q|8-K|20-F|6-K|40-F)(?:/A)?)[\s|]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
 _EQUITY = re.compile(r"\b(?:common|capital|ordinary)\b", re.IGNORECASE)
 _NOT_EQUITY = re.compile(
     r"\b(?:preferred|depositary|notes?|debentures?|warrants?)\b", re.IGNORECASE
@@ -216,8 +225,10 @@ def release_date(text: str) -> datetime | None:
 
 
 def cover_page_form(text: str) -> str | None:
-    """ "FORM 10-K" / "Form 8-K" as stated near the start of a filing."""
-    match = re.search(r"\bFORM\s+(10-K|10-Q|8-K|20-F|6-K|40-F)\b", text[:5_000], re.IGNORECASE)
+    """ "FORM 10-K" / "Form 8-K" as a filing's cover page states it, near the start, on a
+    line of its own. A sentence that mentions a form ("The Form 10-K is the annual
+    report ...") is not a cover page."""
+    match = _COVER_FORM.search(text[:5_000])
     return match.group(1).upper() if match else None
 
 
@@ -255,6 +266,17 @@ def missing_fields(meta: Meta, kind: DocumentKind) -> tuple[str, ...]:
     return tuple(name for name in _EXPECTED[kind] if not getattr(meta, name))
 
 
+def metadata_sources(meta: Meta, from_name: Iterable[str] = ()) -> dict[str, MetaSource]:
+    """Where each field ``meta`` has came from: ``"filename"`` for those in ``from_name``
+    (only the file-name convention states them), ``"document"`` for the rest."""
+    named = set(from_name)
+    return {
+        name: "filename" if name in named else "document"
+        for name in SOURCED_FIELDS
+        if getattr(meta, name)
+    }
+
+
 def file_document(
     path: Path,
     data: bytes,
@@ -262,8 +284,10 @@ def file_document(
     headings: list[tuple[int, tuple[str, ...]]],
     meta: Meta,
     kind: DocumentKind,
+    from_name: Iterable[str] = (),
 ) -> Document:
-    """The ``Document`` of a file: id from its resolved path, hash of its raw bytes."""
+    """The ``Document`` of a file: id from its resolved path, hash of its raw bytes.
+    ``from_name``: the fields of ``meta`` that only the file name states."""
     text, starts = assemble(blocks)
     meta = replace(
         meta,
@@ -285,4 +309,5 @@ def file_document(
         published_at=meta.published_at,
         url=meta.url,
         missing=missing_fields(meta, kind),
+        metadata_sources=metadata_sources(meta, from_name),
     )

@@ -216,13 +216,16 @@ def load_html(path: Path, data: bytes) -> Document:
     named = parse_file_name(path)
     head_text = "\n".join(block.text for block in parsed.blocks[:200])
     company = first_fact(facts, "dei:EntityRegistrantName") or cover_page_company(head_text)
-    form = first_fact(facts, "dei:DocumentType") or parsed.sgml_type or named.form
-    form = form or cover_page_form(head_text)
+    stated_form = first_fact(facts, "dei:DocumentType") or parsed.sgml_type
+    stated_form = stated_form or cover_page_form(head_text)
+    form = stated_form or named.form
     period = fiscal_period(
         first_fact(facts, "dei:DocumentFiscalYearFocus"),
         first_fact(facts, "dei:DocumentFiscalPeriodFocus"),
     )
-    tickers = ixbrl_tickers(facts) or ((named.ticker,) if named.ticker else ())
+    stated_tickers = ixbrl_tickers(facts)
+    tickers = stated_tickers or ((named.ticker,) if named.ticker else ())
+    released = release_date(head_text)
     # An 8-K has no fiscal period; the event date tells two of a company's 8-Ks apart.
     event = first_fact(facts, "dei:DocumentPeriodEndDate") if form and "8-K" in form else None
     fallback = meaningful_title(parsed.title) or _headline(parsed.blocks)
@@ -232,13 +235,25 @@ def load_html(path: Path, data: bytes) -> Document:
         company=company,
         form=form,
         fiscal_period=period,
-        published_at=named.filed or release_date(head_text),
+        # EDGAR's filing date (in the name ``fetch-filings`` writes) is when the filing
+        # was public; a press release's own date is the fallback.
+        published_at=named.filed or released,
     )
+    from_name = [
+        name
+        for name, only_named in (
+            ("form", form and not stated_form),
+            ("title", form and not stated_form and company),
+            ("tickers", tickers and not stated_tickers),
+            ("published_at", named.filed),
+        )
+        if only_named
+    ]
     kind: DocumentKind = "filing" if form else "document"
     headings = sec_headings(parsed.blocks) if form else []
     if not headings:
         headings = markdown_headings(parsed.blocks)
-    return file_document(path, data, parsed.blocks, headings, meta, kind)
+    return file_document(path, data, parsed.blocks, headings, meta, kind, from_name)
 
 
 def _headline(blocks: list[Block]) -> str | None:

@@ -175,25 +175,49 @@ def _document(
     path: Path, data: bytes, blocks: list[Block], fields: dict[str, str | list[str]]
 ) -> Document:
     meta, kind = _front_matter_meta(fields, str(path))
-    named = parse_file_name(path)
     head = "\n".join(block.text for block in blocks[:200])
     company = meta.company or cover_page_company(head)
-    form = meta.form or cover_page_form(head) or named.form
-    meta = replace(
-        meta,
-        company=company,
-        form=form,
-        tickers=meta.tickers or ((named.ticker,) if named.ticker else ()),
-        published_at=meta.published_at or named.filed,
-    )
+    meta = replace(meta, company=company)
+    from_name: list[str] = []
+    # Only a filing has a form: a primer about reading 10-Ks mentions "Form 10-K" on every
+    # page and is still not one. The file-name convention is a filing's, so it is read
+    # only when the front matter does not say the file is something else.
+    if kind in (None, "filing"):
+        meta, from_name = _with_file_name(meta, path, cover_page_form(head))
     first_heading = next((b.text.lstrip("#").strip() for b in blocks if b.level), None)
-    title = meta.title or compose_title(company, form, meta.fiscal_period, first_heading)
-    meta = replace(meta, title=title)
-    kind = kind or ("filing" if form else "document")
+    if meta.title is None:
+        title = compose_title(company, meta.form, meta.fiscal_period, first_heading)
+        if company and "form" in from_name:  # the title names the file name's form
+            from_name.append("title")
+        meta = replace(meta, title=title)
+    kind = kind or ("filing" if meta.form else "document")
     headings = markdown_headings(blocks)
     if not headings:
         headings = sec_headings(blocks)
-    return file_document(path, data, blocks, headings, meta, kind)
+    return file_document(path, data, blocks, headings, meta, kind, from_name)
+
+
+def _with_file_name(meta: Meta, path: Path, cover_form: str | None) -> tuple[Meta, list[str]]:
+    """``meta`` completed by the cover page's form and then the file-name convention, and
+    the fields only the file name gave."""
+    named = parse_file_name(path)
+    form = meta.form or cover_form
+    completed = replace(
+        meta,
+        form=form or named.form,
+        tickers=meta.tickers or ((named.ticker,) if named.ticker else ()),
+        published_at=meta.published_at or named.filed,
+    )
+    from_name = [
+        name
+        for name, own in (
+            ("form", form),
+            ("tickers", meta.tickers),
+            ("published_at", meta.published_at),
+        )
+        if not own and getattr(completed, name)
+    ]
+    return completed, from_name
 
 
 def _front_matter_meta(
@@ -211,6 +235,12 @@ def _front_matter_meta(
             f"{source}: front matter kind {kind!r} is unknown; "
             f"use one of {', '.join(get_args(DocumentKind))}"
         )
+    form = (text("form") or "").upper() or None
+    if form is not None and kind not in (None, "filing"):
+        raise DataError(
+            f"{source}: front matter gives form {form!r} to a {kind}, but only a filing has "
+            "a form; remove 'form' or set 'kind: filing'"
+        )
     published = text("published_at")
     try:
         published_at = parse_published(published, require_time=False) if published else None
@@ -223,7 +253,7 @@ def _front_matter_meta(
         title=text("title"),
         tickers=normalise_tickers(tickers),
         company=text("company"),
-        form=(text("form") or "").upper() or None,
+        form=form,
         fiscal_period=text("fiscal_period"),
         published_at=published_at,
         url=text("url"),

@@ -25,7 +25,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from knowledge_base._filing_meta import Meta, missing_fields, normalise_tickers, parse_published
+from knowledge_base._filing_meta import (
+    Meta,
+    metadata_sources,
+    missing_fields,
+    normalise_tickers,
+    parse_published,
+)
 from knowledge_base.document import (
     Document,
     LoadError,
@@ -116,6 +122,7 @@ def _item_document(path: Path, line: str) -> Document:
         published_at=meta.published_at,
         url=meta.url,
         missing=missing_fields(meta, "news"),
+        metadata_sources=metadata_sources(meta),
     )
 
 

@@ -56,7 +56,8 @@ def load_pdf(path: Path, data: bytes) -> Document:
     named = parse_file_name(path)
     head = "\n".join(block.text for block in blocks[:200])
     company = cover_page_company(head)
-    form = cover_page_form(head) or named.form
+    stated_form = cover_page_form(head)
+    form = stated_form or named.form
     own_title = meaningful_title(str(info_title) if info_title else None)
     meta = Meta(
         title=own_title or compose_title(company, form, None, _first_line(blocks)),
@@ -65,8 +66,12 @@ def load_pdf(path: Path, data: bytes) -> Document:
         form=form,
         published_at=named.filed,
     )
+    # A PDF states no ticker or filing date of its own (its creation date is not one).
+    from_name = ["tickers", "published_at"]
+    if form and not stated_form:
+        from_name += ["form"] + (["title"] if company and not own_title else [])
     kind: DocumentKind = "filing" if form else "document"
-    return file_document(path, data, blocks, sec_headings(blocks), meta, kind)
+    return file_document(path, data, blocks, sec_headings(blocks), meta, kind, from_name)
 
 
 def _read(data: bytes, source: str) -> tuple[PdfReader, list[str]]:

@@ -9,7 +9,11 @@ The contract every loader keeps:
   (``("Part I", "Item 1A. Risk Factors")``). Text before the first heading belongs to a
   section with an empty path. Together the sections cover ``text`` from start to end.
 - Metadata that could not be found is left ``None`` (or empty) and named in ``missing``;
-  it is never guessed.
+  it is never guessed. ``metadata_sources`` says where each field that *was* found came
+  from: ``"document"`` (its own statements: iXBRL facts, a cover page, a front matter, a
+  news item's fields, a PDF's title) or ``"filename"`` (only the file-name convention
+  ``<ticker>-<form>-<YYYY-MM-DD>.<ext>`` says so, whatever the file contains). Citations
+  show the second kind, so a reader knows which facts rest on a file's name alone.
 """
 
 from __future__ import annotations
@@ -22,9 +26,12 @@ from typing import Literal
 from core.errors import DataError
 
 DocumentKind = Literal["filing", "news", "primer", "document"]
+MetaSource = Literal["document", "filename"]
 
 # Metadata fields a loader reports as missing when it cannot establish them.
 META_FIELDS = ("title", "tickers", "company", "form", "fiscal_period", "published_at")
+# The fields whose origin ``metadata_sources`` records (when they are set).
+SOURCED_FIELDS = (*META_FIELDS, "url")
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,8 @@ class Document:
     published_at: datetime | None = None
     url: str | None = None
     missing: tuple[str, ...] = field(default=())
+    # field name → where it came from, for every field of SOURCED_FIELDS that is set.
+    metadata_sources: dict[str, MetaSource] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if self.published_at is not None and self.published_at.tzinfo is None:
