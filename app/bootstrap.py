@@ -19,6 +19,7 @@ from tools.market_data import BarStore, ensure_bundled, open_store
 if TYPE_CHECKING:
     from core.ledger import Ledger
     from policies.risk import Limits, TokenSigner
+    from rag_index.service import KnowledgeBase
     from tools.executor import Broker, Executor
 
 
@@ -61,19 +62,29 @@ class Container:
 
     @cached_property
     def broker(self) -> Broker:
+        return self.broker_at(self.clock)
+
+    def broker_at(self, clock: Clock) -> Broker:
+        """The broker on ``clock`` (an agent run replayed in time has its own clock)."""
         from tools.executor import CcxtBroker, FillModel, PaperBroker
         from tools.market_data._fetch import make_exchange
 
         venue = self.settings.trading_venue.strip().lower()
         if venue != "paper":
             exchange = make_exchange(venue, self.settings, sandbox=self.settings.exchange_sandbox)
-            return CcxtBroker(exchange, clock=self.clock)
+            return CcxtBroker(exchange, clock=clock)
         return PaperBroker(
-            cash={self.settings.paper_currency: self.settings.paper_cash},
+            cash=self.paper_balances(),
             instruments=self.paper_instruments(),
             fill_model=FillModel(fee_rate=Decimal("0.001"), slippage=Decimal("0.0005")),
-            clock=self.clock,
+            clock=clock,
         )
+
+    def paper_balances(self) -> dict[str, Decimal]:
+        """The paper account lives in one process; its balances (cash and the assets bought)
+        persist in the ledger, so a new process starts where the last one ended."""
+        held = {b.currency: b.free + b.used for b in self.ledger.balances(venue="paper")}
+        return held or {self.settings.paper_currency: self.settings.paper_cash}
 
     def paper_instruments(self) -> dict[Symbol, Instrument]:
         """Every stored symbol trades on paper: shares in whole units, pairs in 1e-5."""
@@ -92,6 +103,21 @@ class Container:
             broker=self.broker, ledger=self.ledger, signer=self.signer, limits=self.limits,
             clock=self.clock, initial_equity=self.settings.paper_cash,
         )  # fmt: skip
+
+    def executor_at(self, clock: Clock) -> Executor:
+        """An executor (and broker) on ``clock``: how an agent run trades."""
+        from tools.executor import Executor
+
+        return Executor(
+            broker=self.broker_at(clock), ledger=self.ledger, signer=self.signer,
+            limits=self.limits, clock=clock, initial_equity=self.settings.paper_cash,
+        )  # fmt: skip
+
+    @cached_property
+    def knowledge_base(self) -> KnowledgeBase:
+        from rag_index.service import KnowledgeBase
+
+        return KnowledgeBase.open(self.settings)
 
 
 def _key_file(path: Path) -> bytes:

@@ -1,0 +1,91 @@
+"""The bridge from proposals to the risk officer: orders with deterministic ids, the
+market and portfolio views, and ``policies.risk.check`` on each. Used by the risk-gate
+node and again, fresh, by the execute node right before anything is sent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from agents.account import read_account
+from agents.context import AgentContext
+from agents.models import RiskVerdict, TradeProposal
+from core.types import OrderIntent, OrderType, Quote, Side, Symbol
+from policies.risk import Approved, Denied, MarketView, WorkingOrder, check
+
+
+def intent_for(
+    run_id: str, tag: str, index: int, proposal: TradeProposal, venue: str, at: datetime
+) -> OrderIntent:
+    """The order a proposal becomes. Its id is a function of the run, the round and the
+    position, so a resumed or replayed run produces the same client order id and the
+    executor never sends it twice."""
+    assert proposal.quantity is not None
+    return OrderIntent(
+        intent_id=f"{run_id}-r{tag}-{index}", symbol=Symbol(proposal.symbol),
+        side=Side(proposal.side), quantity=proposal.quantity,
+        order_type=OrderType(proposal.order_type), limit_price=proposal.limit_price,
+        venue=venue, created_at=at, rationale=proposal.rationale[:500],
+    )  # fmt: skip
+
+
+def market_view(ctx: AgentContext, snapshots: dict[str, Any]) -> MarketView:
+    quotes = {
+        Symbol(s): Quote(symbol=Symbol(s), timestamp=v["quote"]["timestamp"],
+                         last=Decimal(str(v["quote"]["last"])))
+        for s, v in snapshots.items()
+    }  # fmt: skip
+    return MarketView(quotes=quotes, instruments=ctx.instruments)
+
+
+def equity_of(ctx: AgentContext, snapshots: dict[str, Any]) -> Decimal:
+    marks = {s: Decimal(str(v["quote"]["last"])) for s, v in snapshots.items()}
+    return read_account(ctx).equity(marks)
+
+
+def decide(
+    ctx: AgentContext, intents: list[OrderIntent], snapshots: dict[str, Any], round_: int
+) -> list[tuple[Approved | Denied, RiskVerdict]]:
+    """Check each order in turn; an approved one counts as working for the next, so two
+    orders cannot each use the same room under a limit."""
+    executor = ctx.executor()
+    now = ctx.clock.now()
+    # Feed today's equity first: it rolls the risk state's day and trips breakers.
+    state = executor.mark_to_market(equity_of(ctx, snapshots))
+    view = read_account(ctx).view(ctx.currency)
+    market = market_view(ctx, snapshots)
+    out: list[tuple[Approved | Denied, RiskVerdict]] = []
+    for intent in intents:
+        decision = check(intent, view, market, ctx.limits, state, now, signer=ctx.signer)
+        out.append((decision, verdict_of(decision, intent, now, round_)))
+        if isinstance(decision, Approved):
+            order = decision.order
+            extra = WorkingOrder(order.symbol, order.side, order.quantity, order.limit_price)
+            view = type(view)(cash=view.cash, positions=view.positions,
+                              working_orders=(*view.working_orders, extra),
+                              currency=view.currency)  # fmt: skip
+    return out
+
+
+def verdict_of(
+    decision: Approved | Denied, intent: OrderIntent, now: datetime, round_: int
+) -> RiskVerdict:
+    if isinstance(decision, Approved):
+        order = decision.order
+        return RiskVerdict(
+            symbol=str(order.symbol), side=order.side.value, quantity=str(order.quantity),
+            order_type=order.order_type.value,
+            limit_price=None if order.limit_price is None else str(order.limit_price),
+            approved=True, client_order_id=decision.client_order_id,
+            expires_at=decision.expires_at, checked_at=now, round=round_,
+            intent=intent.model_dump(mode="json"),
+        )  # fmt: skip
+    return RiskVerdict(
+        symbol=str(intent.symbol), side=intent.side.value, quantity=str(intent.quantity),
+        order_type=intent.order_type.value,
+        limit_price=None if intent.limit_price is None else str(intent.limit_price),
+        approved=False, reason_codes=[c.value for c in decision.codes],
+        messages=[v.message for v in decision.violations], checked_at=now, round=round_,
+        intent=intent.model_dump(mode="json"),
+    )  # fmt: skip

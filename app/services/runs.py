@@ -1,0 +1,185 @@
+"""Agent runs: start, approve or reject, resume, list, show, replay. The CLI, the API,
+the chat and the autopilot all come through here; none of them holds logic of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from agents.models import ApprovalDecision, RunRequest
+from core.clock import Clock
+from core.errors import NotFoundError
+from core.types import Timeframe
+
+if TYPE_CHECKING:
+    from agents.context import AgentContext
+    from agents.runner import AgentRunner, Progress, RunResult
+    from app.bootstrap import Container
+
+
+class RunView(BaseModel):
+    """A run as every surface shows it."""
+
+    run_id: str
+    status: str
+    kind: str
+    started_at: datetime
+    finished_at: datetime | None
+    inputs: dict[str, Any]
+    outcome: str | None = None
+    pending: dict[str, Any] | None = None
+    report: dict[str, Any] | None = None
+    error: str | None = None
+    events: list[dict[str, Any]] | None = None
+    tampered: list[str] = []
+    next_step: str | None = None
+
+
+def _code_version() -> str:
+    from importlib.metadata import version
+
+    return version("tiller")
+
+
+def _settings_hash(c: Container) -> str:
+    secret = {name for name, value in c.settings if hasattr(value, "get_secret_value")}
+    data = c.settings.model_dump(mode="json", exclude=secret)
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def make_context(c: Container, clock: Clock, run_id: str) -> AgentContext:
+    from agents.context import AgentContext
+    from agents.record import RunRecorder
+    from core.ledger.runlog import RunLog
+    from tools.forecaster import SHIPPED_DIR as FORECASTERS
+    from tools.forecaster import user_registry as forecaster_registry
+    from tools.policy import SHIPPED_DIR as POLICIES
+    from tools.policy import user_registry as policy_registry
+
+    recorder = RunRecorder(RunLog(c.ledger), run_id)
+    state = c.settings.state_path
+    return AgentContext(
+        store=c.store, clock=clock, limits=c.limits, signer=c.signer,
+        instruments=c.paper_instruments(), executor_factory=c.executor_at,
+        forecaster_roots=[forecaster_registry(state), FORECASTERS],
+        policy_roots=[policy_registry(state), POLICIES],
+        kb=c.knowledge_base, llm=_llm_session(c, recorder), recorder=recorder,
+        currency=c.settings.paper_currency, initial_cash=c.settings.paper_cash,
+    )  # fmt: skip
+
+
+def _llm_session(c: Container, recorder: Any) -> Any:
+    chat = getattr(c, "chat_model", None)
+    if chat is None:
+        return None
+    from core.llm import LLMSession
+
+    return LLMSession.from_settings(chat, c.settings, on_call=recorder.llm_call)
+
+
+@contextmanager
+def runner(c: Container) -> Iterator[AgentRunner]:
+    """The agent runner with its checkpointer open for the duration of the block."""
+    from agents.checkpoint import open_checkpointer
+    from agents.graph import build_graph
+    from agents.runner import AgentRunner
+    from core.ledger.runlog import RunLog
+
+    def last_close(request: RunRequest) -> datetime:
+        tf = Timeframe(request.timeframe)
+        closes = []
+        for symbol in request.symbols:
+            frame = c.store.bars(symbol, request.timeframe)
+            if len(frame) == 0:
+                raise NotFoundError(f"no {request.timeframe} bars of {symbol} are stored")
+            closes.append(frame.index[-1].to_pydatetime() + tf.delta)
+        return max(closes)
+
+    with open_checkpointer(c.settings.ledger_url, c.settings.state_path) as saver:
+        yield AgentRunner(
+            graph=build_graph(saver), runlog=RunLog(c.ledger),
+            make_context=lambda clock, run_id: make_context(c, clock, run_id),
+            last_close=last_close,
+            inputs_extra={"settings_hash": _settings_hash(c), "code_version": _code_version(),
+                          "llm": c.settings.llm_model if c.settings.llm_enabled else None},
+        )  # fmt: skip
+
+
+def start_run(c: Container, request: RunRequest, progress: Progress | None = None) -> RunView:
+    with runner(c) as r:
+        return _view(c, r, r.start(request, progress))
+
+
+def decide_run(
+    c: Container, run_id: str, decision: ApprovalDecision, progress: Progress | None = None
+) -> RunView:
+    with runner(c) as r:
+        return _view(c, r, r.decide(run_id, decision, progress))
+
+
+def resume_run(c: Container, run_id: str, progress: Progress | None = None) -> RunView:
+    with runner(c) as r:
+        return _view(c, r, r.resume(run_id, progress))
+
+
+def _view(c: Container, r: AgentRunner, result: RunResult) -> RunView:
+    view = show_run(c, result.run_id, events=False)
+    if result.status == "awaiting_approval":
+        view.pending = result.pending
+        view.next_step = (
+            f"tiller run approve {result.run_id}   (or: tiller run reject {result.run_id} "
+            f'--reason "...", or approve fewer with --qty N)'
+        )
+    view.report = result.state.get("report") or _interim(result.state)
+    return view
+
+
+def _interim(state: dict[str, Any]) -> dict[str, Any]:
+    """What a run waiting for approval shows: everything up to the risk verdict."""
+    return {
+        "outcome": "awaiting_approval", "as_of": state.get("as_of"),
+        "fixed_clock": state.get("fixed_clock"), "proposed_by": state.get("proposed_by"),
+        "decision": state.get("proposal_summary"),
+        "snapshots": state.get("snapshots"),
+        "evidence": {s: a.get("evidence", []) for s, a in (state.get("analysis") or {}).items()},
+        "findings": {s: a.get("findings", []) for s, a in (state.get("analysis") or {}).items()},
+        "forecasts": state.get("forecasts"), "policy": state.get("policy"),
+        "proposals": state.get("proposals"),
+        "risk": [{k: v for k, v in d.items() if k != "intent"}
+                 for d in state.get("verdict_history", [])],
+        "notes": state.get("notes", []),
+    }  # fmt: skip
+
+
+def show_run(c: Container, run_id: str, *, events: bool = True) -> RunView:
+    from core.ledger.runlog import RunLog
+
+    log = RunLog(c.ledger)
+    record = c.ledger.get_run(run_id)
+    if record is None:
+        raise NotFoundError(f"no run {run_id!r}: `tiller runs list` shows the runs")
+    all_events = log.events(run_id)
+    report = record.outputs if record.outputs else None
+    awaiting = next((e.payload for e in reversed(all_events) if e.kind == "awaiting_approval"),
+                    None) if record.status.value == "running" else None  # fmt: skip
+    return RunView(
+        run_id=record.id, status="awaiting_approval" if awaiting else record.status.value,
+        kind=record.kind, started_at=record.started_at, finished_at=record.finished_at,
+        inputs=record.inputs, outcome=(report or {}).get("outcome"), pending=awaiting,
+        report=report, error=record.error,
+        events=[e.to_json() for e in all_events] if events else None,
+        tampered=log.verify(run_id),
+    )  # fmt: skip
+
+
+def list_runs(c: Container, limit: int = 50) -> list[RunView]:
+    from core.ledger.runlog import RunLog
+
+    return [show_run(c, r.id, events=False) for r in RunLog(c.ledger).list("agent", limit)]

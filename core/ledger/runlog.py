@@ -1,0 +1,135 @@
+"""The record of agent runs: one row per event (node output, tool call, LLM call,
+proposal, risk decision, approval, order), written as it happens.
+
+Each event is also linked into the audit chain: its SHA-256 digest is appended to the
+audit log with the run id and sequence number, so editing a stored event is detected by
+``RunLog.verify`` and deleting the audit entry breaks the chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, String, func, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.ledger._canonical import to_jsonable
+from core.ledger.audit import AuditKind
+from core.ledger.ledger import Ledger
+from core.ledger.models import Base, RunRow
+from core.ledger.records import RunRecord, RunStatus
+
+# Event kinds that have an audit kind of their own; anything else is audited as a tool call.
+_AUDIT_KIND = {
+    "run_started": AuditKind.RUN_STARTED, "run_finished": AuditKind.RUN_FINISHED,
+    "retrieval": AuditKind.RETRIEVAL, "tool_call": AuditKind.TOOL_CALL,
+    "llm_call": AuditKind.LLM_CALL, "proposal": AuditKind.PROPOSAL,
+    "decision": AuditKind.DECISION, "human_action": AuditKind.HUMAN_ACTION,
+    "error": AuditKind.ERROR,
+}  # fmt: skip
+
+
+class RunEventRow(Base):
+    __tablename__ = "run_events"
+
+    run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    node: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    digest: Mapped[str] = mapped_column(String(64))
+    audit_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+@dataclass(frozen=True, slots=True)
+class RunEvent:
+    run_id: str
+    seq: int
+    at: datetime
+    node: str
+    kind: str
+    payload: dict[str, Any]
+    digest: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "at": self.at.isoformat(), "node": self.node,
+                "kind": self.kind, "payload": self.payload, "digest": self.digest}  # fmt: skip
+
+
+def digest_of(payload: Mapping[str, Any]) -> str:
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class RunLog:
+    """Agent runs in the ledger's database (``runs`` + ``run_events``)."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def start(
+        self, kind: str, inputs: Mapping[str, Any], data_hashes: Mapping[str, str]
+    ) -> RunRecord:
+        record = self.ledger.start_run(kind, inputs=inputs, data_hashes=data_hashes)
+        self.append(record.id, "run", "run_started", {"kind": kind, "inputs": record.inputs})
+        return record
+
+    def append(
+        self, run_id: str, node: str, kind: str, payload: Mapping[str, Any], *,
+        at: datetime | None = None,
+    ) -> RunEvent:  # fmt: skip
+        """Store one event and link its digest into the audit chain, in that order (the
+        audit entry names an event that exists)."""
+        ledger = self.ledger
+        clean = ledger._json(payload)  # redacted, JSON-safe
+        digest = digest_of(clean)
+        when = at or ledger.clock.now()
+        with ledger._tx() as session:
+            last = session.execute(
+                select(func.max(RunEventRow.seq)).where(RunEventRow.run_id == run_id)
+            ).scalar()
+            seq = (last or 0) + 1
+            session.add(RunEventRow(run_id=run_id, seq=seq, at=when, node=node, kind=kind,
+                                    payload=clean, digest=digest))  # fmt: skip
+        audit_kind = _AUDIT_KIND.get(kind, AuditKind.TOOL_CALL)
+        ledger.audit.append(
+            audit_kind, {"run_id": run_id, "event": seq, "node": node, "kind": kind,
+                         "digest": digest}, at=when,
+        )  # fmt: skip
+        return RunEvent(run_id, seq, when, node, kind, clean, digest)
+
+    def events(self, run_id: str) -> list[RunEvent]:
+        query = select(RunEventRow).where(RunEventRow.run_id == run_id).order_by(RunEventRow.seq)
+        with self.ledger._read() as session:
+            return [
+                RunEvent(r.run_id, r.seq, r.at, r.node, r.kind, dict(r.payload), r.digest)
+                for r in session.execute(query).scalars()
+            ]
+
+    def verify(self, run_id: str) -> list[str]:
+        """Events whose stored payload no longer matches the digest written with it."""
+        return [f"event {e.seq} ({e.kind}) was altered" for e in self.events(run_id)
+                if digest_of(e.payload) != e.digest]  # fmt: skip
+
+    def list(self, kind: str | None = None, limit: int = 50) -> list[RunRecord]:
+        from core.ledger import _convert as conv
+
+        query = select(RunRow).order_by(RunRow.started_at.desc()).limit(limit)
+        if kind is not None:
+            query = query.where(RunRow.kind == kind)
+        with self.ledger._read() as session:
+            return [conv.run(r) for r in session.execute(query).scalars()]
+
+    def finish(self, run_id: str, status: RunStatus, outputs: Mapping[str, Any] | None,
+               error: str | None = None) -> RunRecord:  # fmt: skip
+        self.append(run_id, "run", "run_finished", {"status": status.value, "error": error})
+        return self.ledger.finish_run(run_id, status, outputs=outputs, error=error)
+
+
+__all__ = ["RunEvent", "RunLog", "digest_of", "to_jsonable"]
