@@ -20,8 +20,6 @@ def outcome_of(state: AgentState) -> Outcome:
     orders = state.get("orders", [])
     if any(o["status"] not in ("rejected", "canceled") for o in orders):
         return "executed"
-    if not state.get("proposals"):
-        return "no_trade"
     if any(not v["approved"] for v in state.get("verdict_history", [])):
         return "denied"
     return "no_trade"

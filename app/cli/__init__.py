@@ -15,13 +15,15 @@ from app.cli import forecast as _forecast
 from app.cli import kb as _kb
 from app.cli import policy as _policy
 from app.cli import risk as _risk
-from app.cli._common import handle_errors, out
+from app.cli import run as _run
+from app.cli._common import TillerGroup, handle_errors, out
 
 if TYPE_CHECKING:
     from core.settings import Settings
 
 app = typer.Typer(
     name="tiller",
+    cls=TillerGroup,
     help="Tiller, a trading copilot: agents propose, deterministic risk code disposes.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
@@ -38,6 +40,8 @@ app.add_typer(_policy.app, name="policy")
 app.command("backtest")(_backtest.backtest)
 app.add_typer(_kb.app, name="kb")
 app.command("ask")(_kb.ask)
+app.add_typer(_run.app, name="run")
+app.add_typer(_run.runs_app, name="runs")
 
 
 @app.command()
@@ -80,9 +84,7 @@ def _demo_knowledge_base(store_settings: Settings) -> None:
         f"({len(report.added)} ingested now, {len(report.unchanged)} already in).\n"
         f"[bold]Q:[/] {question}\n[bold]A:[/] {escape(answer.text)}"
     )
-    for citation in answer.citations:
-        section = " > ".join(citation.chunk.section)
-        out.print(f"  [{citation.n}] {escape(citation.chunk.title or '')} · {escape(section)}")
+    _kb.print_citations(answer)
 
 
 @app.command()
