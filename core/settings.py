@@ -9,12 +9,50 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigError
 
 _PLACEHOLDERS = {"changeme", "change-me", "your-key-here", "xxx", "secret", "todo"}
+
+
+class LLMPrice(BaseModel):
+    """What a model costs, in US dollars per million tokens."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    input_per_mtok: Decimal = Field(ge=0)
+    output_per_mtok: Decimal = Field(ge=0)
+
+
+def _price(input_per_mtok: str, output_per_mtok: str) -> LLMPrice:
+    return LLMPrice(
+        input_per_mtok=Decimal(input_per_mtok), output_per_mtok=Decimal(output_per_mtok)
+    )
+
+
+# Published list prices (USD per million tokens) of common OpenAI models when this table
+# was written; check your provider's page and override with TILLER_LLM_PRICES.
+DEFAULT_LLM_PRICES: dict[str, LLMPrice] = {
+    "gpt-4o": _price("2.50", "10.00"),
+    "gpt-4o-mini": _price("0.15", "0.60"),
+    "gpt-4.1": _price("2.00", "8.00"),
+    "gpt-4.1-mini": _price("0.40", "1.60"),
+    "gpt-4.1-nano": _price("0.10", "0.40"),
+    "o3-mini": _price("1.10", "4.40"),
+    "o4-mini": _price("1.10", "4.40"),
+    "gpt-5": _price("1.25", "10.00"),
+    "gpt-5-mini": _price("0.25", "2.00"),
+    "gpt-5-nano": _price("0.05", "0.40"),
+}
 
 
 def _default_home() -> Path:
@@ -98,6 +136,39 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None
+    llm_timeout_s: float = Field(60.0, gt=0, le=600, description="Per-call LLM timeout.")
+    llm_max_retries: int = Field(
+        2, ge=0, le=10, description="Retries after a 429, a 5xx or a timeout (never a 4xx)."
+    )
+    llm_max_completion_tokens: int = Field(
+        1024, gt=0, le=100_000, description="Cap on the tokens of one LLM answer."
+    )
+    llm_max_tokens_per_run: int = Field(
+        50_000, gt=0, description="LLM tokens (prompt + answer) one run may spend."
+    )
+    llm_max_cost_per_run_usd: Decimal = Field(
+        Decimal("0.50"), ge=0, description="US dollars one run may spend on LLM calls."
+    )
+    llm_prices: dict[str, LLMPrice] = Field(
+        default_factory=lambda: dict(DEFAULT_LLM_PRICES),
+        description="JSON object model -> {input_per_mtok, output_per_mtok} in USD per "
+        "million tokens; entries add to (or replace) the built-in table. A model in no "
+        "table costs 0 and its calls are marked unpriced.",
+    )
+    llm_structured_method: Literal["function_calling", "json_schema", "json_mode"] = Field(
+        "function_calling",
+        description="How structured answers are asked for: function_calling works with "
+        "most local servers (Ollama, llama.cpp, vLLM); json_schema is OpenAI's "
+        "structured outputs; json_mode only asks for a JSON object.",
+    )
+
+    @field_validator("llm_prices", mode="before")
+    @classmethod
+    def _merge_prices(cls, value: Any) -> Any:
+        # A user who prices one local model keeps the built-in table for the others.
+        if isinstance(value, dict):
+            return {**DEFAULT_LLM_PRICES, **value}
+        return value
 
     @property
     def market_data_dir(self) -> Path:
