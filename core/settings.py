@@ -105,6 +105,11 @@ class Settings(BaseSettings):
         description="HMAC key for approval tokens (>= 32 bytes). Unset: a random key is "
         "created once in state_dir/risk_token.key (mode 0600).",
     )
+    audit_key: SecretStr | None = Field(
+        None,
+        description="HMAC key of the audit chain (>= 32 bytes), kept out of the database. "
+        "Unset: a random key is created once in state_dir/audit.key (mode 0600).",
+    )
 
     # Knowledge base and retrieval.
     vector_store: Literal["local", "weaviate"] = Field(
@@ -200,6 +205,7 @@ class Settings(BaseSettings):
             "exchange_api_secret",
             "llm_api_key",
             "risk_token_key",
+            "audit_key",
             "weaviate_api_key",
         ):
             value: SecretStr | None = getattr(self, name)

@@ -4,6 +4,7 @@ recomputed by ``verify`` years later, on either backend."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, is_dataclass
@@ -94,3 +95,12 @@ def entry_hash(prev_hash: str, seq: int, at: datetime, kind: str, payload_json: 
     """sha256(prev_hash + canonical(seq, at, kind, payload)), hex."""
     message = prev_hash + entry_message(seq, at, kind, payload_json)
     return hashlib.sha256(message.encode("utf-8")).hexdigest()
+
+
+def entry_mac(
+    key: bytes, prev_hash: str, seq: int, at: datetime, kind: str, payload_json: str
+) -> str:
+    """HMAC-SHA256(key, prev_hash + canonical(seq, at, kind, payload)), hex: the keyed
+    chain. Same message as ``entry_hash``; without the key nobody can recompute it."""
+    message = prev_hash + entry_message(seq, at, kind, payload_json)
+    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()

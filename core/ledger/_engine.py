@@ -13,10 +13,11 @@ from alembic.script.revision import ResolutionError
 from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, InterfaceError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from core.errors import ConfigError, UnavailableError
+from core.ledger._chain import LedgerUnreadableError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -110,18 +111,37 @@ def upgrade(engine: Engine) -> bool:
 
     An up-to-date database is only read. A database written by a newer Tiller (a
     revision we do not know) is refused rather than guessed at. An unreachable database
-    raises ``UnavailableError`` naming the URL without its password.
+    raises ``UnavailableError`` naming the URL without its password; a file that is not
+    a database (or a damaged one) raises ``LedgerUnreadableError`` (exit 9).
     """
     try:
         return _upgrade(engine)
     except (OperationalError, InterfaceError) as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-        password = engine.url.password
-        if password:
-            reason = reason.replace(str(password), "***")
+        if _not_a_database(exc):
+            raise LedgerUnreadableError(
+                f"the ledger at {safe_url(engine.url)} is not a readable database: "
+                f"{_reason(engine, exc)}"
+            ) from None
         raise UnavailableError(
-            f"cannot open the ledger at {safe_url(engine.url)}: {reason}"
+            f"cannot open the ledger at {safe_url(engine.url)}: {_reason(engine, exc)}"
         ) from None
+    except DatabaseError as exc:
+        raise LedgerUnreadableError(
+            f"the ledger at {safe_url(engine.url)} is not a readable database: "
+            f"{_reason(engine, exc)}"
+        ) from None
+
+
+def _reason(engine: Engine, exc: DatabaseError | InterfaceError) -> str:
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+    password = engine.url.password
+    return reason.replace(str(password), "***") if password else reason
+
+
+def _not_a_database(exc: DatabaseError | InterfaceError) -> bool:
+    # SQLite reports a damaged file as an OperationalError on some statements.
+    text = str(exc.orig).lower() if exc.orig else ""
+    return any(s in text for s in ("malformed", "not a database", "already exists"))
 
 
 def _upgrade(engine: Engine) -> bool:

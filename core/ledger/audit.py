@@ -1,34 +1,69 @@
 """The append-only, hash-chained audit log.
 
 Every entry is written *before* the action it records. Entry ``seq`` carries
-``hash = sha256(prev_hash + canonical_json({"at", "kind", "payload", "seq"}))`` with
-``prev_hash`` the previous entry's hash (64 zeros for the first), so editing, deleting
-or reordering any entry breaks every hash after it. Payloads pass through a redactor
-before hashing: secrets never reach the table.
+``hash = HMAC-SHA256(key, prev_hash + canonical_json({"at", "kind", "payload", "seq"}))``
+with ``prev_hash`` the previous entry's hash (64 zeros for the first), so editing,
+deleting or reordering any entry breaks every hash after it, and nobody without the key
+(``TILLER_AUDIT_KEY`` or ``state_dir/audit.key``, never in the database) can recompute
+them. Entries written before the chain was keyed keep their plain SHA-256 hashes; they
+may only come first (see ``_chain``). Payloads pass through a redactor before hashing:
+secrets never reach the table.
 
-What the chain cannot prove: someone with write access who rewrites the whole chain
-from some point on (recomputing every hash) and the head row. Record ``verify().head_hash``
-outside the database (a ticket, a log shipper) to anchor it.
+What the database alone cannot prove: that its last entries were not deleted along with
+the head row. The head is therefore also recorded outside it (``HeadFile``, a small file
+in the state folder), and ``verify(expect_head=...)`` checks against a head kept
+anywhere else (a ticket, a log shipper).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
-from core.errors import TillerError
-from core.ledger._canonical import canonical_json, entry_hash, to_jsonable, utc_text
+from core.errors import ConfigError
+from core.ledger._anchor import AnchorUnreadableError, HeadFile, RecordedHead
+from core.ledger._canonical import canonical_json, entry_hash, entry_mac, to_jsonable, utc_text
+from core.ledger._chain import (
+    ACK_KIND,
+    AUDIT_BROKEN_EXIT,
+    MAC_KEYED,
+    MAC_PLAIN,
+    AcknowledgedBreak,
+    Anchor,
+    AuditChainError,
+    ChainProblem,
+    ChainVerifier,
+    VerifyReport,
+    unreadable_report,
+)
 from core.ledger._engine import BEGIN_OPTION
-from core.ledger.models import GENESIS_HASH, AuditHeadRow, AuditRow
+from core.ledger.models import AuditHeadRow, AuditRow
 from core.ledger.redact import Redactor
 
-AUDIT_BROKEN_EXIT = 9
+__all__ = [
+    "AUDIT_BROKEN_EXIT",
+    "MIN_AUDIT_KEY_BYTES",
+    "AcknowledgedBreak",
+    "AuditChainError",
+    "AuditEntry",
+    "AuditKind",
+    "AuditLog",
+    "ChainProblem",
+    "VerifyReport",
+]
+
+MIN_AUDIT_KEY_BYTES = 32
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+log = logging.getLogger(__name__)
 
 
 # Built once: a statement with parameters is compiled once and then served from cache.
@@ -66,22 +101,7 @@ class AuditKind(StrEnum):
     TOOL_CALL = "tool_call"
     LLM_CALL = "llm_call"
     ERROR = "error"
-
-
-class ChainProblem(StrEnum):
-    DELETED = "deleted"  # a gap in seq
-    EDITED = "edited"  # an entry no longer matches its own hash
-    REORDERED = "reordered"  # an intact entry sits at the wrong place
-    BROKEN_LINK = "broken_link"  # prev_hash is not the previous entry's hash
-    FORGED = "forged"  # entries beyond the recorded head
-    TRUNCATED = "truncated"  # the head records entries that are gone
-    HEAD_MISMATCH = "head_mismatch"  # the head row disagrees with the last entry
-
-
-class AuditChainError(TillerError):
-    """The audit chain is broken: trading must not start until a human looks at it."""
-
-    exit_code = AUDIT_BROKEN_EXIT
+    AUDIT_ACKNOWLEDGED = ACK_KIND  # a human accepted a broken chain (AuditLog.acknowledge)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,34 +117,38 @@ class AuditEntry:
         return {**asdict(self), "at": utc_text(self.at)}
 
 
-@dataclass(frozen=True, slots=True)
-class VerifyReport:
-    ok: bool
-    entries: int
-    head_seq: int
-    head_hash: str
-    first_bad_seq: int | None = None
-    problem: ChainProblem | None = None
-    detail: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self) | {"problem": self.problem.value if self.problem else None}
-
-    def raise_if_broken(self) -> None:
-        if not self.ok:
-            raise AuditChainError(
-                f"audit chain broken at seq {self.first_bad_seq} "
-                f"({self.problem.value if self.problem else '?'}): {self.detail}"
-            )
-
-
 class AuditLog:
-    """Append and verify. Share the ``Engine`` with the ``Ledger`` (``ledger.audit``)."""
+    """Append and verify. Share the ``Engine`` with the ``Ledger`` (``ledger.audit``).
 
-    def __init__(self, engine: Engine, *, redactor: Redactor | None = None) -> None:
+    ``key`` (>= 32 bytes, kept outside the database) makes the chain keyed: every entry
+    appended from then on is HMAC-SHA256. Without it entries are plain SHA-256, which
+    only a chain with no keyed entry yet accepts (tests, tools that build a scratch
+    ledger). ``head_file`` records the head outside the database after every append.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        redactor: Redactor | None = None,
+        key: bytes | None = None,
+        head_file: HeadFile | None = None,
+    ) -> None:
+        if key is not None and len(key) < MIN_AUDIT_KEY_BYTES:
+            raise ConfigError(
+                f"the audit key is too short: {len(key)} bytes, need at least "
+                f"{MIN_AUDIT_KEY_BYTES} (e.g. python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))')"
+            )
         self.engine = engine
         self._writer = engine.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
         self._redactor = redactor or Redactor()
+        self._key = key
+        self.head_file = head_file
+
+    @property
+    def keyed(self) -> bool:
+        return self._key is not None
 
     def append(
         self,
@@ -148,13 +172,20 @@ class AuditLog:
         utc_text(at)  # refuses a naive time before anything is written
         with self._writer.begin() as conn:
             head = conn.execute(_LOCK_HEAD).one()
+            if self._key is None:
+                _refuse_if_keyed(conn, int(head.seq))
             if guard is not None:
                 guard(conn)
             seq = head.seq + 1
-            digest = entry_hash(head.hash, seq, at, kind, payload_json)
-            row = {"seq": seq, "at": at, "kind": kind, "payload": payload_json}
+            if self._key is None:
+                digest, mac = entry_hash(head.hash, seq, at, kind, payload_json), MAC_PLAIN
+            else:
+                digest = entry_mac(self._key, head.hash, seq, at, kind, payload_json)
+                mac = MAC_KEYED
+            row = {"seq": seq, "at": at, "kind": kind, "payload": payload_json, "mac": mac}
             conn.execute(_INSERT_ENTRY, {**row, "prev_hash": head.hash, "hash": digest})
             conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})
+        self._record_head(seq, digest)
         return AuditEntry(
             seq, at.astimezone(UTC), kind, json.loads(payload_json), head.hash, digest
         )
@@ -176,18 +207,105 @@ class AuditLog:
         with self.engine.connect() as conn:
             try:
                 row = conn.execute(select(AuditRow).where(AuditRow.seq == seq)).first()
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, SQLAlchemyError):
                 return None
         return None if row is None else _entry(row)
 
-    def verify(self) -> VerifyReport:
-        """Walk the whole chain from the first entry; report the first problem found."""
-        with self.engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                # One snapshot for head, count and entries, despite concurrent appends.
-                conn = conn.execution_options(isolation_level="REPEATABLE READ")
-            with conn.begin():
-                return _Verifier(conn).run()
+    def verify(self, *, expect_head: str | None = None) -> VerifyReport:
+        """Walk the whole chain from the first entry; report the first problem found.
+
+        Besides the chain itself, the head recorded outside the database (``head_file``)
+        and ``expect_head`` (a head hash kept elsewhere) must still be in it: a chain
+        that is shorter than, or diverges from, a head once recorded is broken. Tables
+        that cannot be read are reported (``UNREADABLE``), never raised.
+        """
+        anchors, anchor_error, recorded = self._anchors(expect_head)
+        try:
+            with self.engine.connect() as conn:
+                if conn.dialect.name == "postgresql":
+                    # One snapshot for head, count and entries, despite concurrent appends.
+                    conn = conn.execution_options(isolation_level="REPEATABLE READ")
+                with conn.begin():
+                    report = ChainVerifier(conn, key=self._key, anchors=anchors).run()
+        except SQLAlchemyError as exc:
+            return unreadable_report(f"the audit tables cannot be read: {_first_line(exc)}")
+        if report.ok and anchor_error is not None:
+            return replace(report, ok=False, problem=ChainProblem.UNREADABLE, detail=anchor_error)
+        if report.ok and recorded is None and report.head_seq > 0:
+            # First look at this chain from here (e.g. just upgraded): anchor it now.
+            self._record_head(report.head_seq, report.head_hash)
+        return report
+
+    def acknowledge(
+        self, report: VerifyReport, *, operator: str, reason: str, at: datetime
+    ) -> AuditEntry:
+        """Record that a human accepts the chain as broken where ``report`` says, so
+        verification resumes after this entry (which is keyed: only the key holder can
+        write one) and the head outside the database restarts here. Later breaks are
+        still found."""
+        if self._key is None:
+            raise ConfigError("acknowledging a broken audit chain needs the audit key")
+        if report.ok:
+            raise ConfigError("the audit chain verifies: there is nothing to acknowledge")
+        if not reason.strip() or not operator.strip():
+            raise ConfigError("acknowledging a broken audit chain needs a reason and an operator")
+        first = report.first_bad_seq if report.first_bad_seq is not None else report.head_seq + 1
+        payload = {
+            "event": "audit.acknowledged", "first_bad_seq": first, "operator": operator,
+            "reason": reason, "problem": report.problem.value if report.problem else None,
+            "detail": report.detail, "head_seq": report.head_seq, "head_hash": report.head_hash,
+        }  # fmt: skip
+        entry = self.append(AuditKind.AUDIT_ACKNOWLEDGED, payload, at=at)
+        if self.head_file is not None:
+            self.head_file.reset(entry.seq, entry.hash)
+        return entry
+
+    def _anchors(
+        self, expect_head: str | None
+    ) -> tuple[tuple[Anchor, ...], str | None, RecordedHead | None]:
+        anchors: list[Anchor] = []
+        if expect_head is not None:
+            wanted = expect_head.strip().lower()
+            if not _HEX64.fullmatch(wanted):
+                raise ConfigError(
+                    "--expect-head takes a head hash (64 hex digits) as printed by "
+                    "`tiller audit verify`"
+                )
+            anchors.append(Anchor(wanted, None, "--expect-head"))
+        if self.head_file is None:
+            return tuple(anchors), None, None
+        try:
+            recorded = self.head_file.read()
+        except AnchorUnreadableError as exc:
+            return tuple(anchors), f"the head recorded outside the database: {exc}", None
+        if recorded is not None:
+            anchors.append(Anchor(recorded.hash, recorded.seq, str(self.head_file.path)))
+        return tuple(anchors), None, recorded
+
+    def _record_head(self, seq: int, digest: str) -> None:
+        if self.head_file is None:
+            return
+        try:
+            self.head_file.advance(seq, digest)
+        except OSError as exc:
+            # The entry is committed; a head file we cannot write weakens the anchor but
+            # must not turn a recorded action into a failed one.
+            log.warning("cannot record the audit head in %s: %s", self.head_file.path, exc)
+
+
+def _refuse_if_keyed(conn: Connection, head_seq: int) -> None:
+    last = conn.execute(select(AuditRow.mac).where(AuditRow.seq == head_seq)).scalar()
+    if last == MAC_KEYED:
+        raise AuditChainError(
+            "this audit log is keyed: open the ledger with its key (TILLER_AUDIT_KEY or "
+            "state_dir/audit.key) to append; an unkeyed entry would break the chain"
+        )
+
+
+def _first_line(exc: SQLAlchemyError) -> str:
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _kind(kind: AuditKind | str) -> str:
@@ -204,79 +322,3 @@ def _entry(row: Any) -> AuditEntry:
     except ValueError:
         payload = {"unreadable_payload": row.payload[:200]}
     return AuditEntry(row.seq, row.at, row.kind, payload, row.prev_hash, row.hash)
-
-
-class _Verifier:
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        head = conn.execute(select(AuditHeadRow.seq, AuditHeadRow.hash)).one()
-        self.head_seq, self.head_hash = int(head.seq), str(head.hash)
-        self.count = int(conn.execute(select(func.count()).select_from(AuditRow)).scalar_one())
-
-    def run(self) -> VerifyReport:
-        prev_hash, expected = GENESIS_HASH, 1
-        query = select(AuditRow.__table__).order_by(AuditRow.seq)
-        try:
-            for row in self.conn.execution_options(yield_per=1000).execute(query):
-                problem = self._check(row, expected, prev_hash)
-                if problem is not None:
-                    bad = expected if problem[0] is ChainProblem.DELETED else row.seq
-                    return self._report(bad, *problem)
-                prev_hash, expected = row.hash, expected + 1
-        except (ValueError, TypeError) as exc:  # a value the column type cannot read
-            return self._report(expected, ChainProblem.EDITED, f"unreadable entry ({exc})")
-        return self._check_head(expected - 1, prev_hash)
-
-    def _check(
-        self, row: Row[Any], expected: int, prev_hash: str
-    ) -> tuple[ChainProblem, str] | None:
-        if row.seq != expected:
-            if row.seq > expected:
-                gap = f"{expected}" if row.seq == expected + 1 else f"{expected}..{row.seq - 1}"
-                return ChainProblem.DELETED, f"entry {gap} is missing (next is {row.seq})"
-            return ChainProblem.EDITED, f"unexpected seq {row.seq} where {expected} belongs"
-        if row.seq > self.head_seq:
-            return ChainProblem.FORGED, f"entry {row.seq} lies beyond the head ({self.head_seq})"
-        recomputed = entry_hash(row.prev_hash, row.seq, row.at, row.kind, row.payload)
-        where = None if row.prev_hash == prev_hash else self._stored_at(row.prev_hash)
-        if where is not None:
-            # Its link points at another entry of this log: moved, not made up.
-            return ChainProblem.REORDERED, (
-                f"entry {row.seq} follows the entry now stored at seq {where}, not {row.seq - 1}"
-            )
-        if recomputed != row.hash:
-            return ChainProblem.EDITED, f"entry {row.seq} does not match its hash"
-        if row.prev_hash != prev_hash:
-            return (
-                ChainProblem.BROKEN_LINK,
-                f"entry {row.seq} does not link to entry {expected - 1}",
-            )
-        return None
-
-    def _stored_at(self, digest: str) -> int | None:
-        found = self.conn.execute(select(AuditRow.seq).where(AuditRow.hash == digest)).first()
-        return None if found is None else int(found.seq)
-
-    def _check_head(self, last_seq: int, last_hash: str) -> VerifyReport:
-        if last_seq == self.head_seq and last_hash == self.head_hash:
-            return VerifyReport(True, self.count, self.head_seq, self.head_hash)
-        if self.head_seq > last_seq:
-            return self._report(
-                last_seq + 1,
-                ChainProblem.TRUNCATED,
-                f"the head records {self.head_seq} entries; the log ends at {last_seq}",
-            )
-        return self._report(
-            last_seq, ChainProblem.HEAD_MISMATCH, "the head row disagrees with the last entry"
-        )
-
-    def _report(self, seq: int, problem: ChainProblem, detail: str) -> VerifyReport:
-        return VerifyReport(
-            ok=False,
-            entries=self.count,
-            head_seq=self.head_seq,
-            head_hash=self.head_hash,
-            first_bad_seq=seq,
-            problem=problem,
-            detail=detail,
-        )

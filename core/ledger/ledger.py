@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import Clock, SystemClock
 from core.ledger import _convert as conv
 from core.ledger import _orders
+from core.ledger._anchor import HeadFile
 from core.ledger._canonical import to_jsonable
 from core.ledger._engine import BEGIN_OPTION
 from core.ledger.audit import AuditLog
@@ -48,7 +49,13 @@ class Ledger:
     """
 
     def __init__(
-        self, engine: Engine, *, clock: Clock | None = None, redactor: Redactor | None = None
+        self,
+        engine: Engine,
+        *,
+        clock: Clock | None = None,
+        redactor: Redactor | None = None,
+        audit_key: bytes | None = None,
+        head_file: HeadFile | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock or SystemClock()
@@ -56,7 +63,7 @@ class Ledger:
         self._read = sessionmaker(engine, expire_on_commit=False)
         writer = engine.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
         self._write = sessionmaker(writer, expire_on_commit=False)
-        self.audit = AuditLog(engine, redactor=self._redactor)
+        self.audit = AuditLog(engine, redactor=self._redactor, key=audit_key, head_file=head_file)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -182,6 +182,9 @@ class AuditRow(Base):
     payload: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # How ``hash`` was made: "sha256" (entries written before the chain was keyed) or
+    # "hmac-sha256" (keyed; the key never lives in the database).
+    mac: Mapped[str] = mapped_column(String(16), server_default="sha256")
 
 
 class AuditHeadRow(Base):
