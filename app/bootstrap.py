@@ -18,6 +18,7 @@ from tools.market_data import BarStore, ensure_bundled, open_store
 
 if TYPE_CHECKING:
     from core.ledger import Ledger
+    from core.llm import ChatModel
     from policies.risk import Limits, TokenSigner
     from rag_index.service import KnowledgeBase
     from tools.executor import Broker, Executor
@@ -118,6 +119,16 @@ class Container:
         from rag_index.service import KnowledgeBase
 
         return KnowledgeBase.open(self.settings)
+
+    @cached_property
+    def chat_model(self) -> ChatModel | None:
+        """The configured LLM (any OpenAI-compatible endpoint), or None offline. Callers
+        wrap it in a ``core.llm.LLMSession`` per run for the budget and the record."""
+        if not self.settings.llm_enabled:
+            return None
+        from agents.llm import build_chat_model
+
+        return build_chat_model(self.settings)
 
 
 def _key_file(path: Path) -> bytes:

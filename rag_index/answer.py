@@ -206,7 +206,8 @@ def llm_prompt(question: str, hits: Sequence[ScoredChunk]) -> str:
 def llm_answer(
     question: str, hits: Sequence[ScoredChunk], complete: Any, embedder: Embedder
 ) -> Answer:
-    """``complete(list[ChatMessage]) -> str`` is the chat call (``ChatClient.complete``)."""
+    """``complete(list[ChatMessage]) -> str`` is the chat call (``LLMSession.complete``
+    with its purpose bound, as ``KnowledgeBase.ask`` does)."""
     from core.llm import ChatMessage
 
     if not hits:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from core.errors import ConfigError
 from core.settings import Settings
 from rag_index.answer import Answer, extractive_answer, llm_answer
 from rag_index.chunking import CHUNKER_VERSION
@@ -22,8 +24,13 @@ from rag_index.types import (
     VectorStore,
 )
 
+if TYPE_CHECKING:
+    from core.llm import LLMSession
+
 PRIMERS_DIR = Path(__file__).resolve().parents[1] / "knowledge_base" / "primers"
 PRIMERS_COLLECTION = "primers"
+NEWS_DIR = Path(__file__).resolve().parents[1] / "knowledge_base" / "news"
+NEWS_COLLECTION = "news"
 
 
 def store_folder(settings: Settings, embedder: SentenceTransformerEmbedder) -> Path:
@@ -81,6 +88,16 @@ class KnowledgeBase:
         self._prepare(report)
         return report
 
+    def ensure_bundled_news(self, progress: Progress | None = None) -> IngestReport:
+        """Ingest the bundled news items (dated summaries of 2012-13 company announcements
+        for the bundled stocks; see knowledge_base/news/README.md)."""
+        report = ingest_path(
+            NEWS_DIR / "equities-2012-2013.jsonl", self.store, self.embedder, NEWS_COLLECTION,
+            progress=progress,
+        )  # fmt: skip
+        self._prepare(report)
+        return report
+
     def _prepare(self, report: IngestReport) -> None:
         """Build the search structures after a write, so the first query is fast."""
         build = getattr(self.store, "build_index", None)
@@ -103,16 +120,25 @@ class KnowledgeBase:
         *,
         k: int = 6,
         use_llm: bool | None = None,
+        llm: LLMSession | None = None,
     ) -> Answer:
+        """Answer from the retrieved passages: with ``llm`` (injected by the caller, who
+        owns its budget and recording) a checked LLM answer, else an extractive one.
+        ``use_llm=False`` forces extractive; ``use_llm=True`` without ``llm`` is a
+        ``ConfigError`` naming the settings to set."""
+        wants_llm = llm is not None if use_llm is None else use_llm
+        if wants_llm and llm is None:
+            raise ConfigError(
+                "no LLM is configured: set TILLER_LLM_BASE_URL (e.g. "
+                "http://localhost:11434/v1) and TILLER_LLM_MODEL"
+            )
         hits = self.search(question, k, filters)
-        settings = self.settings
-        wants_llm = settings is not None and settings.llm_enabled if use_llm is None else use_llm
-        if wants_llm and settings is not None:
-            from core.llm import ChatClient
-
-            client = ChatClient.from_settings(settings)
-            answer = llm_answer(question, hits, client.complete, self.embedder)
-            answer.model = client.model
+        if wants_llm and llm is not None:
+            session = llm
+            answer = llm_answer(
+                question, hits, lambda m: session.complete(m, purpose="ask"), self.embedder
+            )
+            answer.model = session.model
         else:
             answer = extractive_answer(question, hits, self.embedder)
             answer.model = self.embedder.name

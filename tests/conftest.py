@@ -15,7 +15,15 @@ SHARED_DATA = Path(os.environ.get("TILLER_SHARED_DATA", REPO.parent / "shared" /
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "tiller-home"
     monkeypatch.setenv("TILLER_HOME", str(home))
-    for var in ("TILLER_DATA_DIR", "TILLER_STATE_DIR", "TILLER_DATABASE_URL"):
+    # A developer's LLM endpoint must not turn offline tests into LLM tests.
+    for var in (
+        "TILLER_DATA_DIR",
+        "TILLER_STATE_DIR",
+        "TILLER_DATABASE_URL",
+        "TILLER_LLM_BASE_URL",
+        "TILLER_LLM_MODEL",
+        "TILLER_LLM_API_KEY",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)  # so a developer's .env is not read
     return home

@@ -146,18 +146,9 @@ class OpenAIChatModel:
     def _wait(self, exc: Exception, attempt: int) -> float | None:
         """Seconds before the next attempt: the server's Retry-After when it gives one
         (None when it asks for longer than a run should sit idle), else exponential."""
-        response = getattr(exc, "response", None)
-        headers = response.headers if response is not None else {}
-        asked: float | None = None
-        try:
-            if "retry-after-ms" in headers:
-                asked = float(headers["retry-after-ms"]) / 1000.0
-            elif "retry-after" in headers:
-                asked = float(headers["retry-after"])
-        except ValueError:
-            asked = None
+        asked = _retry_after(exc)
         if asked is not None:
-            return None if asked > _MAX_WAIT_S else max(asked, 0.0)
+            return None if asked > _MAX_WAIT_S else asked
         return float(self.retry_backoff_s * 2 ** (attempt - 1))
 
     def _unavailable(self, exc: Exception, attempts: int) -> UnavailableError:
@@ -168,8 +159,10 @@ class OpenAIChatModel:
                 f"({tries}); raise TILLER_LLM_TIMEOUT_S for a slow local model, or retry later"
             )
         if isinstance(exc, openai.RateLimitError):
+            asked = _retry_after(exc)
+            later = f"it asks to wait {asked:g} s" if asked is not None else "retry later"
             return ThrottledError(
-                f"the LLM at {self.base_url} is rate-limiting (HTTP 429) after {tries}; retry later"
+                f"the LLM at {self.base_url} is rate-limiting (HTTP 429) after {tries}; {later}"
             )
         status = getattr(exc, "status_code", "5xx")
         return UnavailableError(
@@ -243,6 +236,20 @@ def _reply(
         latency_ms=max(latency_ms, 0.0),
         tool_calls=calls,
     )
+
+
+def _retry_after(exc: Exception) -> float | None:
+    """The wait a 429/503 asks for, in seconds (OpenAI sends retry-after-ms too)."""
+    response = getattr(exc, "response", None)
+    headers = response.headers if response is not None else {}
+    try:
+        if "retry-after-ms" in headers:
+            return max(float(headers["retry-after-ms"]) / 1000.0, 0.0)
+        if "retry-after" in headers:
+            return max(float(headers["retry-after"]), 0.0)
+    except ValueError:
+        return None  # an HTTP date: rare from LLM servers; fall back to our back-off
+    return None
 
 
 def _message(exc: openai.APIStatusError) -> str:

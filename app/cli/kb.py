@@ -44,6 +44,18 @@ def _settings() -> Any:
     return load_settings()
 
 
+def _llm_session() -> Any:
+    """One question's LLM session (the settings' per-run budget), or None offline."""
+    from app.cli._common import container
+
+    c = container()
+    if c.chat_model is None:
+        return None
+    from core.llm import LLMSession
+
+    return LLMSession.from_settings(c.chat_model, c.settings)
+
+
 @contextmanager
 def _open_kb(*, primers: bool = True, quiet: bool = False) -> Iterator[Any]:
     from rag_index.service import KnowledgeBase
@@ -314,8 +326,9 @@ def ask(
     """Answer from retrieved passages with numbered citations (extractive offline; an
     LLM's answer, checked to cite only passages it was given, when one is configured)."""
     filters = _filters(collection, ticker, form, as_of, None, None)
+    llm = _llm_session()
     with _open_kb(quiet=json_) as kb:
-        answer = kb.ask(question, filters, k=k)
+        answer = kb.ask(question, filters, k=k, llm=llm)
     if json_:
         print_json(answer.to_json())
         return

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from core.errors import ConfigError, UnavailableError
-from core.llm import ChatClient
+from agents.llm import build_chat_model
+from core.errors import ConfigError
+from core.llm import LLMSession
 from core.settings import load_settings
 from rag_index.answer import extractive_answer, llm_answer, sentence_spans
 from rag_index.retriever import reciprocal_rank_fusion
 from rag_index.types import Chunk, ScoredChunk
-from tests.fakes._http import Reply
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI, llm_overrides
 
 DOC = (
     "Item 1A. Risk Factors\n"
@@ -108,14 +110,21 @@ def test_extractive_answer_when_no_passages_then_says_nothing_answers(embedder: 
     assert answer.citations == []
 
 
-def test_llm_answer_when_model_cites_given_passage_then_citation_kept(embedder: object) -> None:
+def _session(server: FakeOpenAI) -> LLMSession:
+    settings = load_settings(**llm_overrides(server))
+    return LLMSession.from_settings(build_chat_model(settings), settings)
+
+
+def test_llm_answer_when_model_cites_given_passage_then_citation_kept(embedder: Any) -> None:
     def reply(body: dict[str, object]) -> str:
         assert "[1]" in str(body["messages"])  # passages were numbered
         return "Suppliers are often single-source [1]. Sales grew [2]. See also [7]."
 
     with FakeOpenAI(reply, api_key="sk-test") as server:
-        client = ChatClient(server.base_url, "test-model", "sk-test")
-        answer = llm_answer("What about suppliers?", _hits(), client.complete, embedder)  # type: ignore[arg-type]
+        session = _session(server)
+        answer = llm_answer(
+            "What about suppliers?", _hits(), lambda m: session.complete(m, purpose="ask"), embedder
+        )
 
     assert answer.mode == "llm"
     assert [c.n for c in answer.citations] == [1, 2]
@@ -123,41 +132,34 @@ def test_llm_answer_when_model_cites_given_passage_then_citation_kept(embedder: 
     assert any("[7]" in w for w in answer.warnings)
     assert server.requests[0]["model"] == "test-model"
     assert server.requests[0]["temperature"] == 0.0
+    assert [c.purpose for c in session.calls] == ["ask"]
 
 
 def test_llm_answer_when_model_cites_nothing_then_falls_back_to_extractive(
-    embedder: object,
+    embedder: Any,
 ) -> None:
     with FakeOpenAI(lambda body: "Apple is a great company.") as server:
-        client = ChatClient(server.base_url, "m")
-        answer = llm_answer("Which supply risks?", _hits(), client.complete, embedder)  # type: ignore[arg-type]
+        session = _session(server)
+        answer = llm_answer(
+            "Which supply risks?", _hits(), lambda m: session.complete(m, purpose="ask"), embedder
+        )
 
     assert answer.mode == "extractive"
     assert answer.citations
     assert any("cited none" in w for w in answer.warnings)
 
 
-def test_chat_client_when_key_refused_then_config_error_names_setting() -> None:
-    with FakeOpenAI(lambda body: "x", api_key="right") as server:
-        client = ChatClient(server.base_url, "m", "wrong")
-        with pytest.raises(ConfigError, match="TILLER_LLM_API_KEY"):
-            client.complete([])
+def test_ask_when_llm_demanded_but_none_given_then_config_error_names_settings(
+    embedder: object, tmp_path: Path
+) -> None:
+    from rag_index.service import KnowledgeBase
+    from rag_index.stores import LocalStore
 
+    kb = KnowledgeBase(LocalStore(tmp_path / "kb", embedder.dim), embedder)  # type: ignore[arg-type, attr-defined]
 
-def test_chat_client_when_server_overloaded_then_unavailable() -> None:
-    busy = Reply(503, {"error": {"message": "busy"}})
-    with FakeOpenAI(lambda body: busy) as server, pytest.raises(UnavailableError, match="503"):
-        ChatClient(server.base_url, "m").complete([])
-
-
-def test_chat_client_when_nothing_listens_then_unavailable_fast() -> None:
-    with pytest.raises(UnavailableError, match="cannot reach"):
-        ChatClient("http://127.0.0.1:9/v1", "m", timeout_s=5).complete([])
-
-
-def test_chat_client_from_settings_when_unconfigured_then_says_which_settings() -> None:
     with pytest.raises(ConfigError, match="TILLER_LLM_BASE_URL"):
-        ChatClient.from_settings(load_settings())
+        kb.ask("Which supply risks?", use_llm=True)
+    kb.close()
 
 
 def test_rrf_when_lists_overlap_then_shared_items_rank_first_and_ties_are_stable() -> None:

@@ -229,6 +229,28 @@ def test_cli_ask_json_when_apple_question_then_citations_carry_the_citation_fiel
     assert f"[{first['n']}]" in answer["answer"]
 
 
+def test_cli_ask_when_llm_configured_then_model_answers_from_numbered_passages(
+    state_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.openai_server import FakeOpenAI, ScriptedLLM, Text
+
+    script = ScriptedLLM([Text("Apple depends on single-source suppliers [1].")])
+    with FakeOpenAI(script, api_key="sk-test") as server:
+        monkeypatch.setenv("TILLER_LLM_BASE_URL", server.base_url)
+        monkeypatch.setenv("TILLER_LLM_MODEL", "test-model")
+        monkeypatch.setenv("TILLER_LLM_API_KEY", "sk-test")
+        code, stdout = _cli(
+            state_dir, monkeypatch, "ask", "Which supply risks does Apple name?", "--json"
+        )
+
+    assert code == 0, stdout
+    answer = json.loads(stdout)
+    assert answer["mode"] == "llm"
+    assert answer["answer"] == "Apple depends on single-source suppliers [1]."
+    assert [c["n"] for c in answer["citations"]] == [1]
+    assert "[1] (" in script.requests[0]["messages"][-1]["content"]
+
+
 def test_cli_search_json_when_as_of_then_no_hit_is_later(
     state_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
