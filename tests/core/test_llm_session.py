@@ -220,7 +220,7 @@ def test_replay_when_strict_and_a_prompt_changed_then_mismatch_error() -> None:
     recorded = [LLMCall(seq=1, purpose="analyst", model="m", messages=[], response="x")]
     session = _session(None, replay=recorded, replay_strict=True)
 
-    with pytest.raises(ReplayMismatchError, match="2 message.s. now, 0 recorded"):
+    with pytest.raises(ReplayMismatchError, match=r"2 message\(s\) now, 0 recorded"):
         session.complete(ASK, purpose="analyst")
 
 
