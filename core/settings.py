@@ -136,11 +136,6 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
     llm_model: str | None = None
-
-    @field_validator("home", "data_dir", "state_dir", mode="after")
-    @classmethod
-    def _expand(cls, value: Path | None) -> Path | None:
-        return value.expanduser().resolve() if value is not None else None
     llm_timeout_s: float = Field(60.0, gt=0, le=600, description="Per-call LLM timeout.")
     llm_max_retries: int = Field(
         2, ge=0, le=10, description="Retries after a 429, a 5xx or a timeout (never a 4xx)."
@@ -174,6 +169,11 @@ class Settings(BaseSettings):
         if isinstance(value, dict):
             return {**DEFAULT_LLM_PRICES, **value}
         return value
+
+    @field_validator("home", "data_dir", "state_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser().resolve() if value is not None else None
 
     @property
     def market_data_dir(self) -> Path:
