@@ -42,8 +42,31 @@ class Container:
 
         self.settings.state_path.mkdir(parents=True, exist_ok=True)
         return open_ledger(
-            self.settings.ledger_url, secrets=secret_values(self.settings), clock=self.clock
-        )
+            self.settings.ledger_url, secrets=secret_values(self.settings), clock=self.clock,
+            audit_key=self.audit_key, state_dir=self.settings.state_path,
+        )  # fmt: skip
+
+    @cached_property
+    def audit_key(self) -> bytes:
+        """The audit chain's HMAC key, never stored in the database: TILLER_AUDIT_KEY, or
+        a random key created once in state_dir/audit.key (mode 0600)."""
+        from core.ledger import MIN_AUDIT_KEY_BYTES
+
+        key = self.settings.audit_key
+        if key is None:
+            return _key_file(
+                self.settings.state_path / "audit.key",
+                lost="restore the file the chain was keyed with; a new key cannot verify "
+                "the entries the old one keyed",
+            )
+        value = key.get_secret_value().encode()
+        if len(value) < MIN_AUDIT_KEY_BYTES:
+            raise ConfigError(
+                f"TILLER_AUDIT_KEY is too short: {len(value)} bytes, need at least "
+                f"{MIN_AUDIT_KEY_BYTES} (make one with python -c "
+                "'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return value
 
     @cached_property
     def limits(self) -> Limits:
@@ -131,16 +154,18 @@ class Container:
         return build_chat_model(self.settings)
 
 
-def _key_file(path: Path) -> bytes:
-    """Read the token key, creating a random one (owner-only) the first time."""
+def _key_file(path: Path, *, lost: str = "delete it to make a new one") -> bytes:
+    """Read a key, creating a random one (owner-only) the first time."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(secrets.token_bytes(32))
+            fh.flush()
+            os.fsync(fh.fileno())
     key = path.read_bytes()
     if len(key) < 32:
-        raise ConfigError(f"{path} holds a key shorter than 32 bytes; delete it to make a new one")
+        raise ConfigError(f"{path} holds a key shorter than 32 bytes; {lost}")
     return key
 
 

@@ -23,38 +23,59 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 
 
 def _open() -> tuple[Ledger, Redactor]:
-    from core.ledger import Redactor, open_ledger, secret_values
+    """The application's ledger: keyed, with its head recorded outside the database."""
+    from core.ledger import Redactor, secret_values
 
-    settings = container().settings
-    secrets = secret_values(settings)
-    ledger = open_ledger(settings.ledger_url, secrets=secrets)
+    c = container()
     # Output is redacted again with today's secrets: a key configured after an entry was
     # written (and so unknown to the redactor then) still never reaches the screen.
-    return ledger, Redactor(secrets)
+    return c.ledger, Redactor(secret_values(c.settings))
 
 
 @app.command()
 @handle_errors
-def verify(json_: JsonOpt = False) -> None:
-    """Recompute every hash from the first entry. Exit 0 when the chain is intact; exit 9
-    (and name the first bad entry) when an entry was edited, deleted, reordered or forged."""
+def verify(
+    expect_head: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-head",
+            metavar="HASH",
+            help="A head hash kept outside this machine (printed by an earlier verify): "
+            "the chain must still contain it, or it was shortened or rewritten.",
+        ),
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Recompute every hash (HMAC with the audit key) from the first entry. Exit 0 when the
+    chain is intact; exit 9 (and name the first bad entry) when an entry was edited,
+    deleted, reordered or forged, when the chain is shorter than a head recorded outside
+    the database (or given with --expect-head), or when the ledger cannot be read."""
     from core.ledger import AUDIT_BROKEN_EXIT
 
     ledger, redactor = _open()
     with ledger:
-        report = ledger.audit.verify()
+        report = ledger.audit.verify(expect_head=expect_head)
         bad = _entry_at(ledger, report.first_bad_seq)
     if json_:
         print_json(redactor.data({**report.to_json(), "first_bad_entry": bad}))
     elif report.ok:
+        keyed = f"keyed from seq {report.keyed_from}" if report.keyed_from else "not keyed yet"
         out.print(
-            f"[green]audit log intact[/]: {report.entries:,} entries, "
+            f"[green]audit log intact[/]: {report.entries:,} entries ({keyed}), "
             f"head {report.head_seq} {report.head_hash}",
             highlight=False,
         )
+        for ack in report.acknowledged:
+            out.print(
+                f"entries {ack.first_bad_seq}..{ack.ack_seq - 1} unverified: break "
+                f"acknowledged by {escape(ack.operator)} at seq {ack.ack_seq} "
+                f"({escape(ack.reason)})",
+                highlight=False,
+            )
     else:
+        where = "" if report.first_bad_seq is None else f" at seq {report.first_bad_seq}"
         err.print(
-            f"[bold red]audit log broken[/] at seq {report.first_bad_seq} "
+            f"[bold red]audit log broken[/]{where} "
             f"({report.problem.value if report.problem else '?'}): {escape(str(report.detail))}",
             highlight=False,
             soft_wrap=True,
@@ -75,7 +96,9 @@ def _entry_at(ledger: Ledger, seq: int | None) -> dict[str, Any] | None:
 @app.command()
 @handle_errors
 def tail(
-    n: Annotated[int, typer.Option("-n", "--lines", help="How many entries.", min=1)] = 20,
+    n: Annotated[
+        int, typer.Option("-n", "--lines", help="How many entries.", min=1, max=1_000_000)
+    ] = 20,
     json_: JsonOpt = False,
 ) -> None:
     """The latest entries, oldest first."""

@@ -139,6 +139,7 @@ class ChainVerifier:
             ack = self._acknowledgement(outcome.seq)
             if ack is None:
                 return self._report(*outcome)
+            self._note(ack)  # the head file restarts at an acknowledgement
             after, prev_hash = int(ack.seq), str(ack.hash)
             outcome = self._walk(after, prev_hash)
         return (

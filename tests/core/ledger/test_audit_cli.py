@@ -80,3 +80,51 @@ def test_verify_on_a_fresh_install_reports_an_empty_intact_log(
     monkeypatch.setenv("TILLER_DATABASE_URL", f"sqlite:///{tmp_path / 'new.sqlite3'}")
     result = runner.invoke(cli, ["audit", "verify", "--json"])
     assert result.exit_code == 0 and json.loads(result.stdout)["entries"] == 0
+
+
+def test_verify_with_the_head_kept_elsewhere_exits_9_once_the_tail_is_deleted(
+    cli_ledger: tuple[Ledger, RawSql],
+) -> None:
+    first = runner.invoke(cli, ["audit", "verify", "--json"])
+    kept_elsewhere = json.loads(first.stdout)["head_hash"]
+    ledger, raw = cli_ledger
+    entry = ledger.audit.entry(2)
+    assert entry is not None
+    raw.tamper(
+        "DELETE FROM audit_entries WHERE seq > 2",
+        f"UPDATE audit_head SET seq = 2, hash = '{entry.hash}'",
+    )
+
+    anchored = runner.invoke(cli, ["audit", "verify", "--expect-head", kept_elsewhere])
+
+    assert anchored.exit_code == 9 and "--expect-head" in anchored.stderr
+    # The head the first verify recorded outside the database catches it without help.
+    assert runner.invoke(cli, ["audit", "verify"]).exit_code == 9
+
+
+def test_verify_on_a_file_that_is_not_a_database_exits_9_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    path.write_bytes(b"this is a note, not a database\n" * 200)
+    monkeypatch.setenv("TILLER_DATABASE_URL", f"sqlite:///{path}")
+
+    result = runner.invoke(cli, ["audit", "verify"])
+
+    assert result.exit_code == AUDIT_BROKEN_EXIT
+    assert "not a readable database" in result.stderr and "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_verify_with_a_dropped_audit_table_exits_9_naming_it(
+    cli_ledger: tuple[Ledger, RawSql],
+) -> None:
+    ledger, _ = cli_ledger
+    with ledger.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE audit_head")
+
+    result = runner.invoke(cli, ["audit", "verify", "--json"])
+
+    assert result.exit_code == AUDIT_BROKEN_EXIT
+    report = json.loads(result.stdout)
+    assert report["problem"] == "unreadable" and "audit_head" in report["detail"]
