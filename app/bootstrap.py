@@ -171,3 +171,47 @@ def _key_file(path: Path, *, lost: str = "delete it to make a new one") -> bytes
 
 def build(**overrides: Any) -> Container:
     return Container(settings=load_settings(**overrides), clock=SystemClock())
+
+
+# What the kill switch needs to find the ledger and the risk state to halt: an invalid
+# value here cannot be replaced by a default without halting something else.
+HALT_NEEDS = frozenset({"home", "state_dir", "database_url", "trading_venue"})
+
+
+@dataclass(frozen=True)
+class LenientBuild:
+    """A container built despite invalid settings (``ignored``: replaced by defaults)."""
+
+    container: Container
+    problems: list[str]
+    ignored: frozenset[str]
+
+
+def build_lenient(**overrides: Any) -> LenientBuild:
+    """The container for the kill switch: every invalid setting is replaced by its
+    default and reported instead of refused, except those in ``HALT_NEEDS``
+    (``ConfigError``, as ``build`` raises). Callers must not trade with it."""
+    from pydantic import ValidationError
+
+    problems: list[str] = []
+    ignored: frozenset[str] = frozenset()
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        ignored = frozenset(str(e["loc"][0]) for e in exc.errors() if e["loc"])
+        if not ignored or ignored & HALT_NEEDS:
+            load_settings(**overrides)  # raises the ConfigError that names the setting
+            raise
+        for e in exc.errors():
+            name = ".".join(str(p) for p in e["loc"]).upper()
+            problems.append(f"TILLER_{name}: {e['msg']} (its default is used for this)")
+        defaults = {
+            name: Settings.model_fields[name].get_default(call_default_factory=True)
+            for name in ignored
+        }
+        settings = Settings(**{**overrides, **defaults})
+    try:
+        settings.check_secrets()
+    except ConfigError as exc:
+        problems.append(str(exc))
+    return LenientBuild(Container(settings=settings, clock=SystemClock()), problems, ignored)

@@ -1,7 +1,9 @@
 """``tiller risk``: status, the kill switch, and the only way back.
 
-``halt`` works without the API running: it opens the ledger and the broker itself,
-records HALTED first, then cancels every working order at the venue.
+``halt`` works without the API running and whatever else is misconfigured: it opens
+the ledger (and the broker, if it can) itself, records HALTED first, then cancels every
+working order at the venue. A broken audit chain halts trading here too
+(``app.services.risk``).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from app.cli._common import container, handle_errors, out, print_json
+from app.cli._common import container, err, handle_errors, out, print_json
 from core.errors import NotFoundError
 
 app = typer.Typer(help="The risk officer: state, limits, kill switch.", no_args_is_help=True)
@@ -33,6 +36,9 @@ def _marks(c: Any, symbols: list[str]) -> dict[str, Decimal | None]:
 
 
 def status_data(c: Any) -> dict[str, Any]:
+    from app.services.risk import hold_if_chain_broken
+
+    chain = hold_if_chain_broken(c)  # before anything that could fail on other settings
     executor = c.executor()
     state = executor.risk_state()
     positions = c.ledger.positions(venue=executor.venue)
@@ -51,11 +57,11 @@ def status_data(c: Any) -> dict[str, Any]:
     balances = {b.currency: b.free + b.used for b in c.ledger.balances(venue=executor.venue)}
     cash = balances.get(c.settings.paper_currency, c.settings.paper_cash)
     equity = cash + net
-    chain = c.ledger.audit.verify()
     return {
         "venue": executor.venue,
         "state": state.to_dict(),
         "audit_chain_ok": chain.ok,
+        "audit_chain": chain.model_dump(mode="json"),
         "equity": str(equity),
         "pnl_today": str(equity - state.day_start_equity),
         "exposure": {"gross": str(gross), "net": str(net), "unpriced": unpriced},
@@ -82,13 +88,24 @@ def status(json_: JsonOpt = False) -> None:
     if json_:
         print_json(data)
         return
-    state = data["state"]
+    state, chain = data["state"], data["audit_chain"]
     out.print(f"[bold]{data['venue']}[/]: {state['trading_state'].upper()}"
-              + (f" — {state['halted_reason']}" if state.get("halted_reason") else ""))  # fmt: skip
+              + (f" — {escape(state['halted_reason'])}" if state.get("halted_reason") else ""),
+              highlight=False)  # fmt: skip
     out.print(f"equity {data['equity']}  P&L today {data['pnl_today']}  "
               f"gross {data['exposure']['gross']}  net {data['exposure']['net']}  "
               f"working orders {data['working_orders']}  audit chain "
-              f"{'ok' if data['audit_chain_ok'] else 'BROKEN'}")  # fmt: skip
+              f"{'ok' if chain['ok'] else 'BROKEN'}")  # fmt: skip
+    if not chain["ok"]:
+        where = "" if chain["first_bad_seq"] is None else f" at seq {chain['first_bad_seq']}"
+        out.print(f"[bold red]audit chain broken[/]{where} "
+                  f"({chain['problem']}): {escape(str(chain['detail']))}"
+                  + (" — trading halted now" if chain["halted_now"] else ""),
+                  highlight=False, soft_wrap=True)  # fmt: skip
+    for ack in chain["acknowledged"]:
+        out.print(f"audit entries {ack['first_bad_seq']}..{ack['ack_seq'] - 1} are unverified, "
+                  f"acknowledged by {escape(ack['operator'])} at seq {ack['ack_seq']}: "
+                  f"{escape(ack['reason'])}", highlight=False, soft_wrap=True)  # fmt: skip
     table = Table(title="limits")
     table.add_column("limit")
     table.add_column("value", justify="right")
@@ -103,18 +120,25 @@ def halt(
     reason: Annotated[str, typer.Option(help="Why (recorded in the audit log).")] = "kill switch",
     json_: JsonOpt = False,
 ) -> None:
-    """Kill switch: set HALTED (nothing is sent after that), then cancel working orders."""
-    c = container()
-    report = c.executor().halt(reason, operator=getpass.getuser())
-    failed = [{"client_order_id": cid, "error": e} for cid, e in report.failed]
-    data = {"state": report.state.to_dict(), "canceled": report.canceled, "failed": failed}
+    """Kill switch: set HALTED (nothing is sent after that), then cancel working orders.
+    Works whatever else is misconfigured (limits, token key, venue): those are warnings."""
+    from app.bootstrap import build_lenient
+    from app.services.risk import halt as halt_service
+
+    built = build_lenient()
+    outcome = halt_service(
+        built.container, reason, operator=getpass.getuser(), problems=built.problems,
+        ignored_settings=built.ignored,
+    )  # fmt: skip
     if json_:
-        print_json(data)
+        print_json(outcome.model_dump(mode="json"))
     else:
-        out.print(f"[bold red]HALTED[/]: {len(report.canceled)} order(s) cancelled"
-                  + (f", {len(report.failed)} could not be (retry `tiller risk halt`)"
-                     if report.failed else ""))  # fmt: skip
-    if report.failed:
+        for warning in outcome.warnings:
+            err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+        out.print(f"[bold red]HALTED[/] ({outcome.venue}): {len(outcome.canceled)} order(s) "
+                  "cancelled" + (f", {len(outcome.failed)} could not be (retry `tiller risk "
+                                 "halt`)" if outcome.failed else ""), highlight=False)  # fmt: skip
+    if outcome.failed:
         raise typer.Exit(5)
 
 
@@ -123,12 +147,28 @@ def halt(
 def resume(
     reason: Annotated[str, typer.Option(help="Why it is safe to trade again (required).")],
     operator: Annotated[str | None, typer.Option(help="Who decides (default: OS user).")] = None,
+    acknowledge_broken_chain: Annotated[
+        bool,
+        typer.Option(
+            "--acknowledge-broken-chain",
+            help="Resume although the audit chain is broken; the break and --reason are "
+            "recorded in the audit log as acknowledged by --operator.",
+        ),
+    ] = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Leave HALTED or REDUCING: the only way back, recorded with a reason."""
-    c = container()
-    state = c.executor().resume(reason, operator=operator or getpass.getuser())
+    """Leave HALTED or REDUCING: the only way back, recorded with a reason. Refused (exit 9)
+    while the audit chain is broken, unless an admin acknowledges the break."""
+    from app.services.risk import resume as resume_service
+
+    outcome = resume_service(
+        container(), reason, operator=operator or getpass.getuser(),
+        acknowledge_broken_chain=acknowledge_broken_chain,
+    )  # fmt: skip
     if json_:
-        print_json(state.to_dict())
-    else:
-        out.print(f"[green]{state.trading_state.value.upper()}[/] — resumed: {reason}")
+        print_json({**outcome.state, "acknowledged_seq": outcome.acknowledged_seq})
+        return
+    if outcome.acknowledged_seq is not None:
+        out.print(f"audit chain break acknowledged (audit entry {outcome.acknowledged_seq})")
+    out.print(f"[green]{outcome.state['trading_state'].upper()}[/] — resumed: {escape(reason)}",
+              highlight=False)  # fmt: skip

@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.clock import Clock
 from core.errors import (
@@ -33,7 +34,14 @@ from core.errors import (
     TillerError,
     UnavailableError,
 )
-from core.ledger import AuditKind, DuplicateOrderError, FillRecord, Ledger, OrderRecord
+from core.ledger import (
+    AuditChainError,
+    AuditKind,
+    DuplicateOrderError,
+    FillRecord,
+    Ledger,
+    OrderRecord,
+)
 from core.types import Fill, OrderStatus, Position, Symbol
 from policies.risk import (
     Approved,
@@ -80,9 +88,14 @@ class SubmitResult:
 
 @dataclass(frozen=True)
 class HaltReport:
+    """``audited`` is False when the audit log could not take the halt's entry: HALTED
+    was then saved in the risk state alone and no cancel was sent (each is in
+    ``failed``), because a cancel request must be recorded before it is made."""
+
     state: RiskState
     canceled: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    audited: bool = True
 
 
 class Executor:
@@ -91,6 +104,9 @@ class Executor:
     Thread-safe: sends are serialised per process (venue clients are not thread-safe);
     ``halt`` does not wait for them, and an order permitted just before a halt is
     cancelled by its own sender right after it reaches the venue.
+
+    Without a ``signer`` it can halt, resume, reconcile and cancel but never send: that
+    is how the kill switch works when the token key or the limits are misconfigured.
     """
 
     def __init__(
@@ -98,7 +114,7 @@ class Executor:
         *,
         broker: Broker,
         ledger: Ledger,
-        signer: TokenSigner,
+        signer: TokenSigner | None,
         limits: Limits,
         clock: Clock,
         account: str = "default",
@@ -184,15 +200,20 @@ class Executor:
     def _require_valid(self, approved: Approved) -> None:
         now = self.clock.now()
         current = self.limits.limits_hash()
-        ok = approved.limits_hash == current and self.signer.verify(
-            approved.token, approved.order, approved.client_order_id, current, now
+        ok = (
+            self.signer is not None
+            and approved.limits_hash == current
+            and self.signer.verify(
+                approved.token, approved.order, approved.client_order_id, current, now
+            )
         )
         if not ok:
-            why = (
-                "limits changed since approval"
-                if approved.limits_hash != current
-                else ("token invalid or expired for this exact order")
-            )
+            if self.signer is None:
+                why = "this executor has no token key: it can halt and cancel, never send"
+            elif approved.limits_hash != current:
+                why = "limits changed since approval"
+            else:
+                why = "token invalid or expired for this exact order"
             self.ledger.audit.append(
                 AuditKind.ORDER_REFUSED,
                 {"client_order_id": approved.client_order_id, "reason": why},
@@ -357,16 +378,32 @@ class Executor:
 
     # -- kill switch --------------------------------------------------------------------
     def halt(self, reason: str, *, operator: str) -> HaltReport:
-        """Set HALTED first (nothing is sent after that), then cancel every working order."""
+        """Set HALTED first (nothing is sent after that), then cancel every working order.
+
+        If the audit log cannot take the entry (its tables are damaged, or it is keyed
+        and this ledger was opened without the key), HALTED is still saved in the risk
+        state, which every send checks; the report says so (``audited`` False)."""
         now = self.clock.now()
         payload = {"event": "risk.halt", "operator": operator, "reason": reason}
-        state = self._transition(
-            AuditKind.STATE_CHANGE, payload, lambda s: halt_state(s, reason, now)
-        )
+        try:
+            state = self._transition(
+                AuditKind.STATE_CHANGE, payload, lambda s: halt_state(s, reason, now)
+            )
+        except (AuditChainError, SQLAlchemyError) as exc:
+            return self._halt_unaudited(reason, now, exc)
         report = HaltReport(state)
         for record in self.ledger.working_orders(venue=self.venue):
             self._cancel(record, report)
         return report
+
+    def _halt_unaudited(self, reason: str, now: datetime, exc: Exception) -> HaltReport:
+        state = halt_state(self.risk_state(), reason, now)
+        self.ledger.save_risk_state(
+            self.venue, state.trading_state.value, encode_state(state), account=self.account
+        )
+        why = f"not cancelled: the audit log cannot record the request ({exc})"
+        failed = [(r.client_order_id, why) for r in self.ledger.working_orders(venue=self.venue)]
+        return HaltReport(state, failed=failed, audited=False)
 
     def resume(self, reason: str, *, operator: str, equity: Decimal | None = None) -> RiskState:
         """Back to ACTIVE: the only way out of HALTED or REDUCING, with a reason."""
