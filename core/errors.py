@@ -10,6 +10,10 @@
 - ``RejectedError``: a venue definitely refused a request; do not retry unchanged.
 - ``AmbiguousOutcomeError``: we do not know whether a request took effect; resolve by
   querying, never by blindly re-sending.
+
+Each class carries an ``exit_code`` (what the CLI exits with) and a ``code``, a stable
+string that machine-readable error output (``--json``, the API) reports. An error may
+carry a ``hint``: how to fix it, when the message alone does not say.
 """
 
 from __future__ import annotations
@@ -19,49 +23,69 @@ class TillerError(Exception):
     """Base class of every error Tiller raises on purpose."""
 
     exit_code: int = 1
+    code: str = "error"
+
+    def __init__(self, *args: object, hint: str | None = None) -> None:
+        super().__init__(*args)
+        self.hint = hint
 
 
 class ConfigError(TillerError):
     """A setting or argument is invalid; the message says how to fix it."""
 
     exit_code = 2
+    code = "config_error"
 
 
 class DataError(TillerError):
     """Input data is malformed or inconsistent."""
 
     exit_code = 3
+    code = "data_error"
 
 
 class NotFoundError(TillerError):
     """A symbol, timeframe, file or record does not exist."""
 
     exit_code = 4
+    code = "not_found"
 
 
 class UnavailableError(TillerError):
     """A dependency is unreachable (offline, exchange down, service absent)."""
 
     exit_code = 5
+    code = "unavailable"
 
 
 class StaleDataError(TillerError):
     """Data is too old to act on."""
 
     exit_code = 6
+    code = "stale_data"
 
 
 class ThrottledError(UnavailableError):
     """A rate limit was hit."""
+
+    code = "throttled"
 
 
 class RejectedError(TillerError):
     """A venue definitely refused the request."""
 
     exit_code = 7
+    code = "rejected"
 
 
 class AmbiguousOutcomeError(TillerError):
     """The outcome of a request is unknown; query before doing anything else."""
 
     exit_code = 8
+    code = "ambiguous_outcome"
+
+
+class InvalidValueError(ConfigError, ValueError):
+    """A value given by the user is malformed (a symbol, a timeframe, a number). It is a
+    ``ValueError`` too, so validators (pydantic) and callers that catch ``ValueError`` keep
+    working, and a ``ConfigError`` so the CLI reports it in one line with exit code 2."""

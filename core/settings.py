@@ -173,7 +173,13 @@ class Settings(BaseSettings):
     @field_validator("home", "data_dir", "state_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
-        return value.expanduser().resolve() if value is not None else None
+        if value is None:
+            return None
+        path = value.expanduser().resolve()
+        if path.exists() and not path.is_dir():
+            # Found here, not as a NotADirectoryError deep inside the first write.
+            raise ValueError(f"{path} is a file; point it at a folder (created if missing)")
+        return path
 
     @property
     def market_data_dir(self) -> Path:

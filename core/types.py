@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_core import core_schema
 
+from core.errors import InvalidValueError
 from core.timeutil import ensure_utc
 
 UtcDatetime = Annotated[datetime, AfterValidator(ensure_utc)]
@@ -59,7 +60,7 @@ class Symbol(str):
             raise TypeError(f"a symbol is a string, got {type(value).__name__}")
         text = value.strip().upper()
         if not _SYMBOL_RE.match(text):
-            raise ValueError(
+            raise InvalidValueError(
                 f"{value!r} is not a valid symbol: use a ticker such as AAPL or a pair "
                 "such as BTC/USDT (letters, digits, '.', '-', '_', one '/')"
             )
@@ -111,7 +112,7 @@ class Timeframe(str):
         text = str(value).strip()
         match = _TF_RE.match(text)
         if not match or int(match.group(1)) == 0:
-            raise ValueError(
+            raise InvalidValueError(
                 f"{value!r} is not a timeframe: use a number and a unit m/h/d/w, e.g. 1m, 1h, 1d"
             )
         return super().__new__(cls, text)

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from app.cli._common import container, handle_errors, out, print_json
-from core.errors import ConfigError
+from core.errors import ConfigError, NotFoundError
 from core.timeutil import parse_utc
 
 
@@ -23,15 +23,31 @@ def load_spec(spec_path: Path | None, preset_name: str | None, fee: float | None
     if preset_name is not None:
         return preset(preset_name, **overrides)
     assert spec_path is not None
-    try:
-        data = json.loads(spec_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{spec_path}: no such spec file") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{spec_path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    data = _read_spec_json(spec_path)
     if not isinstance(data, dict):
         raise ConfigError(f"{spec_path}: a spec is a JSON object with at least an 'entry'")
     return parse_spec({**data, **overrides})
+
+
+MAX_SPEC_BYTES = 1_000_000
+
+
+def _read_spec_json(path: Path) -> Any:
+    """The spec file's JSON, or a one-line error saying what the file is instead."""
+    if not path.exists():
+        raise NotFoundError(f"{path}: no such spec file")
+    if not path.is_file():
+        raise ConfigError(f"{path}: not a file; --spec takes a JSON file")
+    if path.stat().st_size > MAX_SPEC_BYTES:
+        raise ConfigError(f"{path}: {path.stat().st_size:,} bytes is too large for a spec")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (a spec is UTF-8 JSON)") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: JSON nested too deeply to be a strategy spec") from None
 
 
 def backtest(

@@ -10,9 +10,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from app.cli._common import container, err, handle_errors, out, print_json
+from app.cli._common import (
+    container,
+    err,
+    handle_errors,
+    out,
+    print_json,
+    writable_folder,
+)
 from app.cli._progress import ProgressView
-from core.errors import ConfigError
+from core.errors import ConfigError, NotFoundError
 from core.timeutil import parse_utc
 
 if TYPE_CHECKING:
@@ -28,9 +35,11 @@ def train_forecaster(
     symbol: SymbolOpt = "AAPL",
     timeframe: TimeframeOpt = "1d",
     epochs: Annotated[
-        int, typer.Option(min=1, help="Most epochs (early stopping picks the best).")
+        int, typer.Option(min=1, max=100_000, help="Most epochs (early stopping picks the best).")
     ] = 50,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed → same model).")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, max=2**32 - 1, help="Random seed (same seed → same model).")
+    ] = 0,
     horizon: Annotated[int, typer.Option(min=1, max=30, help="Bars ahead to forecast.")] = 5,
     end: Annotated[str | None, typer.Option(help="Train on bars up to this time (UTC).")] = None,
     holdout: Annotated[
@@ -49,7 +58,7 @@ def train_forecaster(
     when = parse_utc(end, name="--end") if end else None
     frame = c.store.bars(symbol, timeframe, end=when)
     config = PatchConfig(horizon=horizon, epochs=epochs)
-    root = output or user_registry(c.settings.state_path)
+    root = writable_folder(output, "--output") if output else user_registry(c.settings.state_path)
     if not json_:
         err.print(f"training on {len(frame):,} {timeframe} bars of {symbol.upper()}…")
     with ProgressView(err, enabled=not json_) as view:
@@ -130,6 +139,8 @@ def forecast(
 
     c = container()
     when = parse_utc(as_of, name="--as-of") if as_of else None
+    if model_dir is not None and not model_dir.is_dir():
+        raise NotFoundError(f"--model-dir {model_dir}: no such folder")
     roots = [*([model_dir] if model_dir else []), user_registry(c.settings.state_path), SHIPPED_DIR]
     model, card = load_model(latest_folder(roots, symbol, timeframe, as_of=when))
     if horizon > model.horizon:

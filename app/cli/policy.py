@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from app.cli._common import container, err, handle_errors, out, print_json
+from app.cli._common import (
+    container,
+    err,
+    handle_errors,
+    out,
+    print_json,
+    writable_folder,
+)
 from app.cli._progress import ProgressView
 from core.errors import ConfigError
 from core.timeutil import parse_utc
@@ -39,12 +46,16 @@ def _roots(c: Any) -> list[Path]:
 def train_policy(
     symbol: SymbolOpt = "AAPL",
     timeframe: TimeframeOpt = "1d",
-    generations: Annotated[int, typer.Option(min=1, help="GA generations.")] = 5,
-    population: Annotated[int, typer.Option(min=2, help="Candidates per generation.")] = 8,
-    timesteps: Annotated[int, typer.Option(min=100, help="PPO steps per training run.")] = 5000,
+    generations: Annotated[int, typer.Option(min=1, max=10_000, help="GA generations.")] = 5,
+    population: Annotated[
+        int, typer.Option(min=2, max=10_000, help="Candidates per generation.")
+    ] = 8,
+    timesteps: Annotated[
+        int, typer.Option(min=100, max=10**9, help="PPO steps per training run.")
+    ] = 5000,
     seeds: Annotated[str, typer.Option(help="Training seeds per fitness, e.g. 0,1,2.")] = "0,1,2",
     workers: Annotated[int, typer.Option(min=1, help="Processes evaluating fitness.")] = 1,
-    seed: Annotated[int, typer.Option(help="Seed of the search.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="Seed of the search.")] = 0,
     long_only: Annotated[bool, typer.Option(help="Never short.")] = False,
     forecast: Annotated[
         bool,
@@ -67,10 +78,9 @@ def train_policy(
 
     torch.set_num_threads(1)
     c = container()
-    try:
-        seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
-    except ValueError:
-        raise ConfigError(f"--seeds {seeds!r}: use comma-separated integers, e.g. 0,1,2") from None
+    seed_list = _seeds(seeds)
+    if output is not None:
+        writable_folder(output, "--output")
     config = EvolveConfig(population=population, generations=generations, seeds=seed_list,
                           workers=workers, total_timesteps=timesteps, seed=seed,
                           forecast=ForecastConfig(seed=seed) if forecast else None)  # fmt: skip
@@ -94,6 +104,16 @@ def train_policy(
     else:
         out.print(f"saved {trained.card.policy_id} to {folder}")
         _print_report(trained.card.policy_id, trained.report.to_json())
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise ConfigError(f"--seeds {text!r}: use comma-separated integers, e.g. 0,1,2") from None
+    if any(not 0 <= s < 2**32 for s in seeds):
+        raise ConfigError(f"--seeds {text!r}: each seed is between 0 and 2**32 - 1")
+    return seeds
 
 
 def _train_progress(view: ProgressView, generations: int) -> TrainProgress:
@@ -129,7 +149,7 @@ def _train_progress(view: ProgressView, generations: int) -> TrainProgress:
 def act(
     symbol: SymbolOpt = "AAPL",
     timeframe: TimeframeOpt = "1d",
-    position: Annotated[int, typer.Option(help="Current position: -1, 0 or 1.")] = 0,
+    position: Annotated[int, typer.Option(min=-1, max=1, help="Current position: -1, 0 or 1.")] = 0,
     as_of: Annotated[str | None, typer.Option(help="Decide on bars closed by then.")] = None,
     json_: JsonOpt = False,
 ) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 import policies
-from core.errors import DataError, NotFoundError
+from core.errors import DataError, InvalidValueError, NotFoundError
 from core.types import Symbol, Timeframe
 from tools.forecaster._features import FEATURES, Scaler
 from tools.policy._channels import observation_channels, rebuild_forecaster, tail_forecast
@@ -239,7 +239,11 @@ def decide(
 
     config = card.env_config
     if position not in config.positions:
-        raise ValueError(f"position {position} is not one of {config.positions}")
+        shape = "long-only" if -1 not in config.positions else "long/short"
+        raise InvalidValueError(
+            f"position {position} is not one of {config.positions}: {card.policy_id} is a "
+            f"{shape} policy"
+        )
     if len(bars) < config.first_decision_bar() + 1:
         raise DataError(f"need at least {config.first_decision_bar() + 1} bars, got {len(bars)}")
     forecast = None

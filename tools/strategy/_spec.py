@@ -24,7 +24,9 @@ PRICE_FIELDS = ("open", "high", "low", "close", "volume")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN compares false with everything: a condition against NaN would silently never
+    # fire (a backtest of 0 trades), so non-finite numbers are refused everywhere.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SMA(_Strict):
@@ -224,9 +226,35 @@ def _suggest(model_fields: list[str], word: str) -> str:
     return f" (did you mean {hint[0]!r}?)" if hint else ""
 
 
+MAX_NESTING = 64
+
+
+def _nesting(data: Any) -> int:
+    """How deep JSON-like data nests (iteratively: deep data must not blow the stack)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_NESTING:
+            break
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, dict | list):
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _siblings(errors: list[Any], loc: tuple[Any, ...]) -> list[Any]:
+    return [e for e in errors if tuple(e["loc"][:-1]) == loc[:-1]]
+
+
 def parse_spec(data: Any) -> StrategySpec:
     """Validate raw JSON-like data into a ``StrategySpec`` or raise ``ConfigError`` listing
     every problem with its path and a fix."""
+    if _nesting(data) > MAX_NESTING:
+        raise ConfigError(
+            f"invalid strategy spec: nested more than {MAX_NESTING} levels deep; "
+            "combine conditions with one 'and'/'or' list instead of nesting them"
+        )
     try:
         return StrategySpec.model_validate(data)
     except ValidationError as exc:
@@ -235,8 +263,14 @@ def parse_spec(data: Any) -> StrategySpec:
             set(StrategySpec.model_fields)
             | {f for m in (SMA, MACD, Bollinger, VolatilityTarget) for f in m.model_fields}
         )
-        for err in exc.errors():
-            where = _loc(err["loc"])
+        errors = exc.errors()
+        for err in errors:
+            loc = tuple(err["loc"])
+            if loc and loc[-1] in ("str", "float"):  # an operand: a name or a number
+                if err["type"] == "string_type" and len(_siblings(errors, loc)) > 1:
+                    continue  # the number's own complaint says more than "not a string"
+                loc = loc[:-1]
+            where = _loc(loc)
             if err["type"] == "extra_forbidden":
                 field = str(err["loc"][-1])
                 problems.append(f"{where}: unknown field{_suggest(all_fields, field)}; remove it")

@@ -89,3 +89,26 @@ def test_nested_conditions_and_multi_output_indicators_parse() -> None:
 def test_unknown_preset_suggests_a_name() -> None:
     with pytest.raises(ConfigError, match="Did you mean 'sma-cross'"):
         preset("sma-crss")
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_condition_against_a_non_finite_number_then_refused_not_run_with_zero_trades(
+    number: float,
+) -> None:
+    spec = {**BASE, "entry": {"op": "gt", "left": "close", "right": number}}
+    with pytest.raises(ConfigError, match=r"entry\.gt\.right: Input should be a finite number$"):
+        parse_spec(spec)
+
+
+def test_fee_of_nan_then_refused_as_not_finite() -> None:
+    with pytest.raises(ConfigError, match="fee_rate: Input should be a finite number"):
+        preset("buy-hold", fee_rate=float("nan"))
+
+
+def test_conditions_nested_beyond_reason_then_refused_in_one_line() -> None:
+    cond: dict[str, Any] = {"op": "gt", "left": "close", "right": 1}
+    for _ in range(200):
+        cond = {"op": "not", "cond": cond}
+    with pytest.raises(ConfigError, match="nested more than 64 levels deep") as info:
+        parse_spec({**BASE, "entry": cond})
+    assert "\n" not in str(info.value)
