@@ -85,15 +85,27 @@ def import_(
     keep_stored: Annotated[
         bool, typer.Option("--keep-stored", help="Refuse to overwrite stored bars that differ.")
     ] = False,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Overwrite stored bars even when a price moves by more than 5% (refused "
+            "otherwise); `tiller data restore` undoes it.",
+        ),
+    ] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Import your own bars. Each file is validated whole; a bad file is reported with the
-    row at fault and skipped, and the others still import."""
-    from tools.market_data import import_path
+    row at fault and skipped, and the others still import. A file that would move stored
+    prices by more than 5% is refused unless --replace."""
+    from tools.market_data import MAX_QUIET_CHANGE, import_path
 
+    if keep_stored and replace:
+        raise ConfigError("--keep-stored and --replace contradict each other: pick one")
     store = container().store
     result = import_path(
         store, path, symbol=symbol, timeframe=timeframe, replace=not keep_stored,
+        max_change=None if replace else MAX_QUIET_CHANGE,
         on_file=None if json_ else (lambda p: err.print(f"importing {p.name}…", highlight=False)),
     )  # fmt: skip
     if json_:
@@ -110,10 +122,33 @@ def import_(
                     else ""
                 )
             )
+            if r.updated and r.largest_change is not None:
+                out.print(f"  largest change: {r.largest_change.describe()}", highlight=False)
         for _path, msg in result.failed:
             err.print(f"[red]✗[/] {escape(msg)}", highlight=False, soft_wrap=True)
     if result.failed:
         raise typer.Exit(3 if result.written else DataError.exit_code)
+
+
+@app.command()
+@handle_errors
+def restore(
+    symbol: Annotated[str, typer.Argument(help="e.g. AAPL or BTC/USDT")],
+    timeframe: Annotated[str, typer.Argument(help="e.g. 1d, 1h")],
+    json_: JsonOpt = False,
+) -> None:
+    """Undo the last write to a series (an import or a fetch): put back the version it
+    replaced. The current version is kept in its place, so running it again redoes."""
+    info = container().store.restore(symbol, timeframe)
+    if json_:
+        print_json(info.to_json())
+        return
+    out.print(
+        f"[green]✓[/] {info.symbol} {info.timeframe} restored to its previous version: "
+        f"{info.rows:,} bars, {_day(info.first)} → {_day(info.last)} "
+        "(run it again to undo)",
+        highlight=False,
+    )
 
 
 @app.command()

@@ -6,11 +6,21 @@ from tools.market_data._frame import COLUMNS, validate_frame
 from tools.market_data._importer import ImportResult, import_path
 from tools.market_data._quality import find_gaps, resample
 from tools.market_data._readers import guess_from_name, read_bar_file
-from tools.market_data._store import BarStore, SeriesInfo, WriteReport, as_arrays, open_store
+from tools.market_data._store import (
+    MAX_QUIET_CHANGE,
+    BarChange,
+    BarStore,
+    SeriesInfo,
+    WriteReport,
+    as_arrays,
+    open_store,
+)
 
 __all__ = [
     "BUNDLED_SYMBOLS",
     "COLUMNS",
+    "MAX_QUIET_CHANGE",
+    "BarChange",
     "BarStore",
     "ImportResult",
     "SeriesInfo",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from core.errors import DataError
 from tools.market_data._readers import is_bar_file, read_bar_file
-from tools.market_data._store import BarStore, WriteReport
+from tools.market_data._store import MAX_QUIET_CHANGE, BarStore, WriteReport
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,16 @@ def import_path(
     symbol: str | None = None,
     timeframe: str | None = None,
     replace: bool = True,
+    max_change: float | None = MAX_QUIET_CHANGE,
     on_file: Callable[[Path], None] | None = None,
 ) -> ImportResult:
     """Import one file, or every bar file in a folder (not recursive).
 
     Each file is validated completely before anything of it is written; a bad file is
-    reported and skipped, never half-imported, and never stops the other files.
+    reported and skipped, never half-imported, and never stops the other files. Stored
+    bars that differ are updated (``replace``) unless a file would move any of their
+    prices by more than ``max_change`` (None: no limit, what ``--replace`` asks for):
+    then that file is refused as a whole.
     """
     path = Path(path)
     if not path.exists():
@@ -61,6 +65,7 @@ def import_path(
                     parsed.frame,
                     source=file.name,
                     replace_conflicts=replace,
+                    max_change=max_change,
                 )
             )
         except DataError as exc:

@@ -4,13 +4,16 @@ Why Parquet files rather than a database: bars are append-mostly columnar data r
 whole into NumPy for backtests; Parquet gives that in one vectorised read, compresses
 well, is readable by every data tool a user already has (pandas, polars, DuckDB,
 Spark), and needs no server. Every write goes to a temporary file that is renamed over
-the old one, so a crash mid-write never leaves a half-written store.
+the old one, so a crash mid-write never leaves a half-written store; the file it
+replaces is kept as the series' previous version (``previous/``), so the last write can
+be undone (``restore``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +32,35 @@ from tools.market_data._frame import COLUMNS, INDEX, empty_frame, validate_frame
 from tools.market_data._quality import find_gaps, resample
 
 _META_KEY = b"tiller"
+_OHLC = ("open", "high", "low", "close")
+MAX_QUIET_CHANGE = 0.05
+"""The most an import may move a stored bar's open, high, low or close (relative to the
+stored value) without being told to (``--replace``): a revision beyond that is a
+different series (another symbol, other units), not a correction."""
+
+
+@dataclass(frozen=True)
+class BarChange:
+    """One field of one stored bar as a write would change it."""
+
+    at: datetime
+    field: str
+    old: float
+    new: float
+
+    @property
+    def relative(self) -> float:
+        return (self.new - self.old) / self.old if self.old else float("inf")
+
+    def describe(self) -> str:
+        return (
+            f"{self.field} at {self.at.isoformat()} from {self.old:,.6g} to {self.new:,.6g} "
+            f"({self.relative:+.1%})"
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {"open_time": self.at.isoformat(), "field": self.field, "old": self.old,
+                "new": self.new, "relative": round(self.relative, 6)}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -62,6 +94,7 @@ class WriteReport:
     sources: tuple[str, ...] = field(default=())
     gaps: int = 0
     missing_bars: int = 0
+    largest_change: BarChange | None = None  # among the updated bars' OHLC
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -73,6 +106,7 @@ class WriteReport:
             "total": self.total,
             "gaps": self.gaps,
             "missing_bars": self.missing_bars,
+            "largest_change": self.largest_change.to_json() if self.largest_change else None,
         }
 
 
@@ -86,6 +120,10 @@ class BarStore:
     # -- paths -------------------------------------------------------------------------
     def _path(self, symbol: Symbol, timeframe: Timeframe) -> Path:
         return self.root / "bars" / symbol.slug / f"{timeframe}.parquet"
+
+    def previous_path(self, symbol: str, timeframe: str) -> Path:
+        """Where the version a write replaced is kept (one per series)."""
+        return self.root / "previous" / Symbol(symbol).slug / f"{Timeframe(timeframe)}.parquet"
 
     def has(self, symbol: str, timeframe: str) -> bool:
         return self._path(Symbol(symbol), Timeframe(timeframe)).exists()
@@ -193,12 +231,16 @@ class BarStore:
         *,
         source: str,
         replace_conflicts: bool = True,
+        max_change: float | None = None,
     ) -> WriteReport:
         """Merge ``frame`` into the stored series, atomically.
 
         Bars at new times are added. A bar at a stored time with different values is
         updated (``replace_conflicts``) or refused with a ``DataError`` naming the first
-        clash. Validation runs on the merged result before anything is written.
+        clash. With ``max_change`` (e.g. ``MAX_QUIET_CHANGE``), updates that move any
+        open, high, low or close by more than that fraction are all refused, with their
+        count and the largest change. Validation runs on the merged result before
+        anything is written; the replaced file is kept for ``restore``.
         """
         sym, tf = Symbol(symbol), Timeframe(timeframe)
         new = validate_frame(frame, source=source, row_offset=0)
@@ -213,6 +255,14 @@ class BarStore:
             raise DataError(
                 f"{source}: the bar at {when.isoformat()} differs from the stored one for "
                 f"{sym} {tf}; import without --keep-stored to overwrite the stored bars"
+            )
+        largest, n_large = _changes(old.loc[common], new.loc[common], max_change)
+        if max_change is not None and n_large and largest is not None:
+            raise DataError(
+                f"{source}: {n_large} stored bar(s) of {sym} {tf} would change by more than "
+                f"{max_change:.0%} (largest: {largest.describe()}); nothing was written. If "
+                "this file is right, import it again with --replace (the bars it replaces "
+                f"are kept: `tiller data restore {sym} {tf}` brings them back)"
             )
         merged = pd.concat([old.loc[old.index.difference(new.index)], new]).sort_index()
         merged.index.name = INDEX
@@ -231,7 +281,27 @@ class BarStore:
             sources=tuple(sources),
             gaps=len(holes),
             missing_bars=int(holes["missing"].sum()) if len(holes) else 0,
+            largest_change=largest,
         )
+
+    def restore(self, symbol: str, timeframe: str) -> SeriesInfo:
+        """Put back the version the last write replaced; the current one becomes the
+        previous version, so a second restore undoes the first."""
+        sym, tf = Symbol(symbol), Timeframe(timeframe)
+        path, previous = self._path(sym, tf), self.previous_path(sym, tf)
+        if not previous.exists():
+            raise NotFoundError(
+                f"no previous version of {sym} {tf} to restore: it is kept from the first "
+                "write that replaces an existing series file"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        swap = previous.with_name(f".{previous.name}.swap")
+        if path.exists():
+            _keep(path, swap)
+        os.replace(previous, path)
+        if swap.exists():
+            os.replace(swap, previous)
+        return next(i for i in self.catalog() if i.symbol == sym and i.timeframe == tf)
 
     def delete(self, symbol: str, timeframe: str) -> None:
         path = self._path(Symbol(symbol), Timeframe(timeframe))
@@ -251,10 +321,48 @@ class BarStore:
             pq.write_table(table, tmp, compression="zstd")
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
+            if path.exists():
+                # The old file stays whole until the new one is in place, and after.
+                sym, tf = meta["symbol"], meta["timeframe"]
+                _keep(path, self.previous_path(str(sym), str(tf)))
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def _changes(
+    old: pd.DataFrame, new: pd.DataFrame, limit: float | None
+) -> tuple[BarChange | None, int]:
+    """The largest relative OHLC change between two aligned frames, and how many bars
+    change by more than ``limit`` on any of those fields."""
+    if old.empty:
+        return None, 0
+    before = old.loc[:, list(_OHLC)].to_numpy(dtype="float64")
+    after = new.loc[old.index, list(_OHLC)].to_numpy(dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.abs(after - before) / np.abs(before)
+    rel = np.where(before == after, 0.0, rel)  # 0 -> 0 is no change
+    if not np.any(rel > 0):
+        return None, 0
+    row, col = np.unravel_index(int(np.nanargmax(rel)), rel.shape)
+    at = pd.Timestamp(old.index[row]).to_pydatetime()
+    largest = BarChange(at, _OHLC[col], float(before[row, col]), float(after[row, col]))
+    n_large = 0 if limit is None else int(np.sum(np.nanmax(rel, axis=1) > limit))
+    return largest, n_large
+
+
+def _keep(path: Path, keep_as: Path) -> None:
+    """Make ``keep_as`` a copy of ``path`` (a hard link when the file system allows),
+    replacing whatever was there atomically."""
+    keep_as.parent.mkdir(parents=True, exist_ok=True)
+    tmp = keep_as.with_name(f".{keep_as.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(path, tmp)
+    except OSError:
+        shutil.copy2(path, tmp)
+    os.replace(tmp, keep_as)
 
 
 def _read_meta(schema: pa.Schema) -> dict[str, Any]:

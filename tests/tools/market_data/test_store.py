@@ -236,3 +236,46 @@ def test_real_binance_hourly_resamples_to_daily_close_to_exchange_daily(
     joined = daily.merge(from_hourly, left_index=True, right_index=True, suffixes=("", "_x"))
     assert len(joined) > 200
     np.testing.assert_allclose(joined.close, joined.close_x, rtol=1e-9)
+
+
+def test_a_write_moving_prices_beyond_the_tolerance_is_refused_whole(store: BarStore) -> None:
+    bars = make_bars(10)
+    store.write("BTC/USDT", "1h", bars, source="a")
+    revised = bars.copy()
+    revised.iloc[2:4, revised.columns.get_loc("close")] *= 1.5  # two bars, +50%
+    revised.iloc[5, revised.columns.get_loc("open")] *= 1.01  # a small correction
+    revised["high"] = revised[["open", "high", "close"]].max(axis=1)
+
+    with pytest.raises(DataError, match=r"2 stored bar\(s\) .* more than 5%.*\+50\.0%"):
+        store.write("BTC/USDT", "1h", revised, source="b", max_change=0.05)
+
+    pd.testing.assert_frame_equal(store.read("BTC/USDT", "1h"), bars, check_freq=False)
+
+
+def test_a_revision_within_the_tolerance_updates_and_reports_its_largest_change(
+    store: BarStore,
+) -> None:
+    bars = make_bars(10)
+    store.write("BTC/USDT", "1h", bars, source="a")
+    revised = bars.copy()
+    revised.iloc[5, revised.columns.get_loc("low")] *= 0.98
+
+    report = store.write("BTC/USDT", "1h", revised, source="b", max_change=0.05)
+
+    assert report.updated == 1 and report.largest_change is not None
+    assert report.largest_change.field == "low"
+    assert report.largest_change.relative == pytest.approx(-0.02)
+
+
+def test_restore_puts_back_the_version_the_last_write_replaced(store: BarStore) -> None:
+    bars = make_bars(10)
+    store.write("BTC/USDT", "1h", bars, source="a")
+    with pytest.raises(NotFoundError, match="no previous version"):
+        store.restore("BTC/USDT", "1h")
+    store.write("BTC/USDT", "1h", make_bars(12, seed=1) * 2, source="b")
+
+    info = store.restore("BTC/USDT", "1h")
+
+    assert info.rows == 10
+    pd.testing.assert_frame_equal(store.read("BTC/USDT", "1h"), bars, check_freq=False)
+    assert [i.timeframe for i in store.catalog()] == ["1h"]  # the kept copy is not a series
