@@ -168,6 +168,7 @@ def document_metadata(document: DocumentRecord) -> dict[str, Any]:
         "fiscal_period": document.fiscal_period,
         "published_at": to_micros(document.published_at),
         "url": document.url,
+        "metadata_sources": dict(document.metadata_sources),
     }
 
 
@@ -196,4 +197,6 @@ def document_from_metadata(
         url=meta["url"],
         n_chunks=int(n_chunks),
         missing=tuple(missing),
+        # Absent from records written before provenance was kept: nothing is known of it.
+        metadata_sources=dict(meta.get("metadata_sources") or {}),
     )

@@ -58,6 +58,7 @@ CREATE TABLE chunks (
     kind TEXT NOT NULL,
     terms BLOB NOT NULL,
     vector BLOB NOT NULL,
+    metadata_sources TEXT NOT NULL DEFAULT '{}',
     UNIQUE (collection, chunk_id)
 );
 CREATE INDEX chunks_by_document ON chunks (collection, doc_id);
@@ -65,8 +66,11 @@ CREATE TABLE terms (id INTEGER PRIMARY KEY, term TEXT NOT NULL UNIQUE);
 """
 _CHUNK_COLUMNS = (
     "rowid, chunk_id, doc_id, collection, ordinal, text, char_start, char_end, section, "
-    "title, tickers, form, published_at, source, kind"
+    "title, tickers, form, published_at, source, kind, metadata_sources"
 )
+# Columns added to a schema version after its stores were first written: an older store
+# gets them (with their default) when it is opened, and older Tillers ignore them.
+_ADDED_COLUMNS = {("chunks", "metadata_sources"): "TEXT NOT NULL DEFAULT '{}'"}
 Upsert = tuple[DocumentRecord, Sequence[Chunk], np.ndarray]
 
 
@@ -122,6 +126,7 @@ def _initialise(conn: sqlite3.Connection, folder: Path, dim: int) -> str:
             f"the knowledge base at {folder} has schema version {version} but this Tiller "
             f"reads version {SCHEMA_VERSION}; ingest again into a new folder"
         )
+    _add_columns(conn)
     stored = int(meta["dim"])
     if stored != dim:
         raise ConfigError(
@@ -131,6 +136,13 @@ def _initialise(conn: sqlite3.Connection, folder: Path, dim: int) -> str:
             f"or after deleting {folder}"
         )
     return meta["store_id"]
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    for (table, column), definition in _ADDED_COLUMNS.items():
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
 
 def _create(conn: sqlite3.Connection) -> None:
@@ -179,7 +191,7 @@ def write_documents(conn: sqlite3.Connection, items: Sequence[Upsert]) -> None:
             try:
                 conn.executemany(
                     f"INSERT INTO chunks ({_CHUNK_COLUMNS}, terms, vector) "
-                    "VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (_chunk_row(c, b, v) for c, b, v in zip(chunks, blobs, vectors, strict=True)),
                 )
             except sqlite3.IntegrityError as exc:
@@ -262,6 +274,7 @@ def _chunk_row(chunk: Chunk, terms: bytes, vector: np.ndarray) -> tuple[Any, ...
         to_micros(chunk.published_at),
         chunk.source,
         chunk.kind,
+        json.dumps(chunk.metadata_sources, ensure_ascii=False),
         terms,
         vector.tobytes(),
     )
@@ -322,6 +335,7 @@ def _chunk(row: Sequence[Any]) -> Chunk:
         published_at=from_micros(row[12]),
         source=row[13],
         kind=row[14],
+        metadata_sources=json.loads(row[15]),
     )
 
 

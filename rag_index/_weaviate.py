@@ -125,7 +125,17 @@ class WeaviateStore:
                 f"embedding model gives {self.dim}: it was built with another model. Use that "
                 "model again (TILLER_EMBEDDING_MODEL) or ingest into a new collection"
             )
+        self._add_properties(collection, arguments["properties"])
         return collection
+
+    def _add_properties(self, collection: Any, properties: list[Any]) -> None:
+        """Properties added to the schema since the collection was created (they are
+        optional on read, so older objects still load)."""
+        with self._calling(f"update collection {collection.name}"):
+            present = {p.name for p in collection.config.get().properties}
+            for prop in properties:
+                if prop.name not in present:
+                    collection.config.add_property(prop)
 
     def destroy(self) -> None:
         """Delete both Weaviate collections and everything in them (tests, resets)."""

@@ -94,6 +94,7 @@ def _chunk_properties() -> list[Any]:
         stored("form", DataType.TEXT),
         stored("source", DataType.TEXT),
         stored("kind", DataType.TEXT),
+        stored("metadata_sources", DataType.TEXT),  # JSON, added after schema 1 shipped
     ]
 
 
@@ -125,6 +126,7 @@ def chunk_to_properties(chunk: Chunk, write_id: str) -> dict[str, Any]:
         "tickers": list(chunk.tickers),
         "source": chunk.source,
         "kind": chunk.kind,
+        "metadata_sources": json.dumps(chunk.metadata_sources),
     }
     # Weaviate has no null: an absent property is how "unknown" is stored.
     if chunk.form is not None:
@@ -154,6 +156,7 @@ def chunk_from_properties(p: dict[str, Any]) -> Chunk:
         published_at=from_micros(int(micros)) if micros is not None else None,
         source=p["source"],
         kind=p["kind"],
+        metadata_sources=json.loads(p.get("metadata_sources") or "{}"),
     )
 
 

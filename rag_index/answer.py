@@ -22,13 +22,31 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rag_index.types import Chunk, Embedder, ScoredChunk, chunk_to_json
+from rag_index.types import Chunk, Embedder, ScoredChunk, chunk_to_json, from_filename
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]”’]*\s+(?=[\"'(\[“‘`]?[A-Z0-9$`])")
 _TERMINAL = re.compile(r"[.!?:;][\"')\]”’]*$")
 _LIST_ITEM = re.compile(r"\s*(?:[-*+•]|\d+[.)])\s")
 _CITATION = re.compile(r"\[(\d+)\]")
 MIN_WORDS = 5
+# A filing's running page header or footer, as a table row or a line of cells: "Apple Inc.
+# | 2024 Form 10-K | 57", "Table of Contents | Alphabet Inc.". It repeats on every page, so
+# retrieval finds it everywhere, and it states nothing a question could be answered with.
+_TOC_CELL = re.compile(r"(?:table of )?contents", re.IGNORECASE)
+_FORM_CELL = re.compile(
+    r"(?:(?:Q[1-4]\s+)?(?:19|20)\d\d\s+|Fiscal\s+(?:19|20)\d\d\s+)?"
+    r"Form\s+(?:10-K|10-Q|8-K|20-F|40-F|6-K)(?:/A)?",
+    re.IGNORECASE,
+)
+_PAGE_CELL = re.compile(r"(?:page\s+)?(?:\d{1,3}|[ivxlc]{1,6})(?:\s+of\s+\d{1,3})?", re.IGNORECASE)
+_NAMES = {
+    "tickers": "ticker",
+    "form": "form",
+    "published_at": "date",
+    "title": "title",
+    "company": "company",
+    "fiscal_period": "period",
+}
 
 
 @dataclass(frozen=True)
@@ -59,6 +77,15 @@ class Answer:
     as_of: datetime | None = None
     model: str | None = None
     warnings: list[str] = field(default_factory=list)
+
+    def sources(self) -> list[Citation]:
+        """One citation per passage number, in number order: what a reader needs to look
+        each ``[n]`` up (``citations`` has one entry per quoted sentence, and two
+        sentences of one passage share its number)."""
+        first: dict[int, Citation] = {}
+        for citation in self.citations:
+            first.setdefault(citation.n, citation)
+        return [first[n] for n in sorted(first)]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -102,15 +129,43 @@ def _units(text: str) -> list[tuple[int, int, str]]:
     return units
 
 
+def cite_text(chunk: Chunk) -> str:
+    """How a passage is cited to a reader: title, section, date and character span, and
+    which of its document's metadata rests on the file name alone."""
+    parts = [chunk.title or chunk.source]
+    if chunk.section:
+        parts.append(" > ".join(chunk.section))
+    if chunk.published_at:
+        parts.append(f"{chunk.published_at:%Y-%m-%d}")
+    parts.append(f"chars {chunk.start}–{chunk.end}")
+    named = [_NAMES.get(name, name) for name in from_filename(chunk)]
+    if named:
+        parts.append(f"{', '.join(named)} from the file name only")
+    return " · ".join(parts)
+
+
+def page_furniture(line: str) -> bool:
+    """A running page header or footer of a filing (see ``_FORM_CELL``)."""
+    cells = [cell.strip() for cell in line.split(" | ")]
+    if any(_TOC_CELL.fullmatch(cell) for cell in cells):
+        return True
+    has_form = any(_FORM_CELL.fullmatch(cell) for cell in cells)
+    has_page = any(_PAGE_CELL.fullmatch(cell) for cell in cells)
+    return has_form and has_page and len(cells) <= 4
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Quotable sentence spans in a passage (whitespace trimmed): sentences of its
-    paragraphs and list items, and table rows. Headings, fragments under ``MIN_WORDS``
-    words, and sentences the chunker cut (at either end of the passage) are left out."""
+    paragraphs and list items, and table rows. Headings, a filing's running page headers
+    and footers, fragments under ``MIN_WORDS`` words, and sentences the chunker cut (at
+    either end of the passage) are left out."""
     spans: list[tuple[int, int]] = []
     for unit_start, unit_end, kind in _units(text):
         if kind == "heading":
             continue
         if kind == "row":
+            if page_furniture(text[unit_start:unit_end]):
+                continue
             pieces = [(unit_start, unit_end)]
         else:
             pieces, start = [], unit_start

@@ -9,6 +9,11 @@ chunk.text``, which is what makes a citation point at the precise passage.
 Token counts use a simple word/punctuation tokenizer (not tiktoken, whose vocabulary is
 downloaded on first use and so is unavailable offline). 160 such tokens is about 200
 word pieces, under MiniLM's 256-piece input limit, so the embedder sees whole chunks.
+
+A passage is also capped in characters (``max_chars``): the splitter never cuts inside a
+token, so one enormous "word" (a base64 blob, a run of dashes, a minified script pasted
+into a page) would otherwise be one passage of any length. Real filings' passages stay
+under 1,200 characters, so the cap only ever cuts such runs, at whitespace when it can.
 """
 
 from __future__ import annotations
@@ -43,10 +48,13 @@ class ChunkConfig:
 
     chunk_size: int = 160
     chunk_overlap: int = 24
+    max_chars: int = 2_000
 
     def __post_init__(self) -> None:
         if self.chunk_size < 16:
             raise ConfigError(f"chunk_size must be >= 16 tokens, got {self.chunk_size}")
+        if self.max_chars < 100:
+            raise ConfigError(f"max_chars must be >= 100 characters, got {self.max_chars}")
         if not 0 <= self.chunk_overlap < self.chunk_size // 2:
             raise ConfigError(
                 f"chunk_overlap must be in [0, chunk_size/2), got {self.chunk_overlap}"
@@ -97,7 +105,25 @@ def split_section(
                 f"chunker lost track of a passage in section {section.path!r}: {piece[:60]!r}"
             )
         cursor = span[0] + 1
-        yield section.start + span[0], section.start + span[1]
+        for start, end in _capped(body, span[0], span[1], config.max_chars):
+            yield section.start + start, section.start + end
+
+
+def _capped(text: str, start: int, end: int, limit: int) -> Iterator[tuple[int, int]]:
+    """``[start, end)`` cut into spans of at most ``limit`` characters: at the last
+    whitespace of each window when it lies in the window's second half, else mid-token.
+    Whitespace at a cut is left out of both sides."""
+    while end - start > limit:
+        window = text[start : start + limit]
+        cut = max(window.rfind(" "), window.rfind("\n"))
+        if cut < limit // 2:
+            cut = limit
+        yield start, start + len(window[:cut].rstrip())
+        start += cut
+        while start < end and text[start].isspace():
+            start += 1
+    if end > start:
+        yield start, end
 
 
 def chunk_document(
@@ -126,6 +152,7 @@ def chunk_document(
                     published_at=document.published_at,
                     source=document.source,
                     kind=document.kind,
+                    metadata_sources=dict(document.metadata_sources),
                 )
             )
     return chunks

@@ -1,8 +1,9 @@
 """Ingestion: load → chunk → embed → store, idempotently and one document at a time.
 
-A document whose source bytes are unchanged (same ``sha256``) is skipped without
-embedding; a changed one has all its chunks replaced in one store transaction; a file
-that cannot be loaded is reported and the rest still go in.
+A document whose source bytes are unchanged (same ``sha256``) and whose metadata the
+loaders establish as before is skipped without embedding; a changed one has all its
+chunks replaced in one store transaction; a file that cannot be loaded is reported and
+the rest still go in.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from core.errors import DataError, NotFoundError
 from knowledge_base.document import Document, LoadError
+from rag_index._records import document_metadata
 from rag_index.chunking import ChunkConfig, chunk_document, embedding_text
 from rag_index.types import DEFAULT_COLLECTION, DocumentRecord, Embedder, VectorStore
 
@@ -57,7 +59,18 @@ def document_record(document: Document, collection: str, n_chunks: int) -> Docum
         url=document.url,
         n_chunks=n_chunks,
         missing=document.missing,
+        metadata_sources=dict(document.metadata_sources),
     )
+
+
+def _unchanged(stored: DocumentRecord, document: Document, collection: str) -> bool:
+    """The same source bytes *and* the same metadata: a Tiller whose loaders establish
+    metadata differently (a primer that is no longer a form, provenance now recorded)
+    re-ingests the document rather than keep what the old loader said."""
+    if stored.sha256 != document.sha256 or stored.missing != document.missing:
+        return False
+    fresh = document_record(document, collection, stored.n_chunks)
+    return document_metadata(stored) == document_metadata(fresh)
 
 
 def ingest_documents(
@@ -75,7 +88,7 @@ def ingest_documents(
     for done, document in enumerate(documents, start=1):
         label = document.title or document.source
         stored = store.get_document(document.doc_id, collection)
-        if stored is not None and stored.sha256 == document.sha256:
+        if stored is not None and _unchanged(stored, document, collection):
             report.unchanged.append(document.source)
         else:
             try:

@@ -9,7 +9,7 @@ into the cleaned ``Document.text``: ``document.text[chunk.start:chunk.end] == ch
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -38,6 +38,9 @@ class DocumentRecord:
     url: str | None
     n_chunks: int
     missing: tuple[str, ...] = ()
+    # field → "document" or "filename" (``knowledge_base.Document.metadata_sources``);
+    # empty for documents ingested before Tiller recorded it.
+    metadata_sources: dict[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,9 @@ class Chunk:
     published_at: datetime | None
     source: str
     kind: str
+    # Where the document's metadata came from, so a citation can say which of its
+    # ticker, form and date only a file name states.
+    metadata_sources: dict[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -185,4 +191,11 @@ def chunk_to_json(hit: ScoredChunk) -> dict[str, Any]:
         "end": chunk.end,
         "source": chunk.source,
         "collection": chunk.collection,
+        "metadata_sources": dict(chunk.metadata_sources),
+        "from_filename": from_filename(chunk),
     }
+
+
+def from_filename(chunk: Chunk) -> list[str]:
+    """The metadata fields of the chunk's document that only its file name states."""
+    return [name for name, source in chunk.metadata_sources.items() if source == "filename"]

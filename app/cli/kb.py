@@ -152,13 +152,15 @@ def list_(collection: CollectionOpt = None, json_: JsonOpt = False) -> None:
         print_json([_record_json(r) for r in records])
         return
     table = Table(
-        "collection", "title", "tickers", "form", "period", "published", "passages", "missing"
-    )
+        "collection", "title", "tickers", "form", "period", "published", "passages", "missing",
+        "from file name",
+    )  # fmt: skip
     for r in records:
+        named = [name for name, source in r.metadata_sources.items() if source == "filename"]
         table.add_row(
             r.collection, escape(r.title or r.source), ",".join(r.tickers), r.form or "",
             r.fiscal_period or "", f"{r.published_at:%Y-%m-%d}" if r.published_at else "",
-            str(r.n_chunks), ",".join(r.missing),
+            str(r.n_chunks), ",".join(r.missing), ",".join(named),
         )  # fmt: skip
     out.print(table)
 
@@ -179,6 +181,7 @@ def _record_json(record: Any) -> dict[str, Any]:
         "sha256": record.sha256,
         "passages": record.n_chunks,
         "missing": list(record.missing),
+        "metadata_sources": dict(record.metadata_sources),
     }
 
 
@@ -304,13 +307,15 @@ def _listify(value: Any) -> list[str]:
 
 
 def _cite(chunk: Any) -> str:
-    parts = [chunk.title or chunk.source]
-    if chunk.section:
-        parts.append(" > ".join(chunk.section))
-    if chunk.published_at:
-        parts.append(f"{chunk.published_at:%Y-%m-%d}")
-    parts.append(f"chars {chunk.start}–{chunk.end}")
-    return " · ".join(parts)
+    from rag_index.answer import cite_text
+
+    return cite_text(chunk)
+
+
+def print_citations(answer: Any) -> None:
+    """Each cited passage once, under its number (two quotes from one passage share it)."""
+    for citation in answer.sources():
+        out.print(f"  [{citation.n}] {escape(_cite(citation.chunk))}", highlight=False)
 
 
 @handle_errors
@@ -335,8 +340,7 @@ def ask(
     out.print(escape(answer.text), highlight=False)
     for warning in answer.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}")
-    for citation in answer.citations:
-        out.print(f"  [{citation.n}] {escape(_cite(citation.chunk))}")
+    print_citations(answer)
 
 
 @app.command("fetch-filings")

@@ -152,3 +152,26 @@ def test_filters_when_time_is_naive_then_config_error_says_add_timezone() -> Non
 
     with pytest.raises(ConfigError, match="no timezone"):
         Filters(as_of=datetime(2024, 6, 30))
+
+
+def test_chunk_when_a_section_holds_one_500000_character_token_then_passages_are_capped() -> None:
+    blob = "a" * 500_000
+    document = _document([(("Exhibit",), f"Some text before. {blob} and after.")])
+
+    chunks = chunk_document(document)
+
+    assert len(chunks) > 200
+    assert max(len(c.text) for c in chunks) <= ChunkConfig().max_chars
+    assert "".join(c.text for c in chunks).replace(" ", "") == document.text.replace(" ", "")
+    for chunk in chunks:
+        assert document.text[chunk.start : chunk.end] == chunk.text
+
+
+def test_chunk_when_a_long_run_has_spaces_then_the_cap_cuts_at_whitespace() -> None:
+    words = " ".join(["x" * 90] * 100)  # 100 "words" of 90 characters: 18 tokens per 1,800
+    document = _document([(("Data",), words)])
+
+    chunks = chunk_document(document, config=ChunkConfig(max_chars=1_000))
+
+    assert all(len(c.text) <= 1_000 for c in chunks)
+    assert all(c.text.split(" ") == ["x" * 90] * len(c.text.split(" ")) for c in chunks)
