@@ -158,7 +158,8 @@ def gaps(
     timeframe: Annotated[str, typer.Argument(help="e.g. 1d, 1h")] = "1d",
     json_: JsonOpt = False,
 ) -> None:
-    """Missing bars in a stored series (weekends are not gaps for equities)."""
+    """Missing bars in a stored series (a stock is expected on NYSE trading days only:
+    weekends and market holidays are not gaps; a crypto pair trades every day)."""
     frame = container().store.gaps(symbol, timeframe)
     records = [
         {"start": r.start.isoformat(), "end": r.end.isoformat(), "missing": int(r.missing)}

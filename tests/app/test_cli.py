@@ -137,10 +137,11 @@ def test_data_fetch_through_a_local_exchange_server_then_resume(
     assert code == 0 and len(json.loads(out)) == 2
 
 
-def test_data_gaps_takes_symbol_and_timeframe_positionally() -> None:
+def test_data_gaps_when_bundled_aapl_then_market_holidays_are_not_reported_as_gaps() -> None:
     code, out, _ = invoke("data", "gaps", "AAPL", "1d", "--json")
     assert code == 0
-    gaps = json.loads(out)
-    # 2000-05-29 was Memorial Day: a real absence of trading, reported for a person to judge.
-    assert any(g["start"].startswith("2000-05-29") for g in gaps)
-    assert all(g["missing"] >= 1 for g in gaps)
+    # 2000-05-29 was Memorial Day and 2001-09-11..14 the exchange was shut: the bundled
+    # series misses no NYSE trading day at all.
+    assert json.loads(out) == []
+    code, out, _ = invoke("data", "gaps", "AAPL", "1d")
+    assert code == 0 and "AAPL 1d: no gaps" in out

@@ -29,7 +29,7 @@ from core.errors import ConfigError, DataError, NotFoundError
 from core.timeutil import ensure_utc
 from core.types import Symbol, Timeframe
 from tools.market_data._frame import COLUMNS, INDEX, empty_frame, validate_frame
-from tools.market_data._quality import find_gaps, resample
+from tools.market_data._quality import EQUITY_CALENDAR, find_gaps, resample
 
 _META_KEY = b"tiller"
 _OHLC = ("open", "high", "low", "close")
@@ -220,7 +220,7 @@ class BarStore:
 
     def gaps(self, symbol: str, timeframe: str) -> pd.DataFrame:
         sym, tf = Symbol(symbol), Timeframe(timeframe)
-        return find_gaps(self.read(sym, tf).index, tf, weekdays_only=not sym.is_pair)
+        return find_gaps(self.read(sym, tf).index, tf, calendar=_calendar(sym))
 
     # -- writes ------------------------------------------------------------------------
     def write(
@@ -270,7 +270,7 @@ class BarStore:
         if source not in sources:
             sources.append(source)
         self._atomic_write(path, merged, {"symbol": sym, "timeframe": tf, "sources": sources})
-        holes = find_gaps(pd.DatetimeIndex(merged.index), tf, weekdays_only=not sym.is_pair)
+        holes = find_gaps(pd.DatetimeIndex(merged.index), tf, calendar=_calendar(sym))
         return WriteReport(
             sym,
             tf,
@@ -363,6 +363,11 @@ def _keep(path: Path, keep_as: Path) -> None:
     except OSError:
         shutil.copy2(path, tmp)
     os.replace(tmp, keep_as)
+
+
+def _calendar(symbol: Symbol) -> str | None:
+    """The trading days a series is expected on: a crypto pair trades every day."""
+    return None if symbol.is_pair else EQUITY_CALENDAR
 
 
 def _read_meta(schema: pa.Schema) -> dict[str, Any]:
