@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from sqlalchemy.engine import URL
+
 from core.clock import Clock
 from core.ledger._anchor import HeadFile, head_file_path
 from core.ledger._engine import create_ledger_engine, normalise_url, safe_url, upgrade
@@ -68,7 +70,7 @@ def open_ledger(
     parsed = normalise_url(url)
     hidden = [*secrets, *([parsed.password] if parsed.password else [])]
     head_file = None
-    if state_dir is not None:
+    if state_dir is not None and not _in_memory(parsed):
         label = safe_url(parsed)
         head_file = HeadFile(head_file_path(state_dir, label), ledger_label=label)
     engine = create_ledger_engine(parsed)
@@ -81,6 +83,13 @@ def open_ledger(
     except BaseException:
         engine.dispose()
         raise
+
+
+def _in_memory(url: URL) -> bool:
+    # A database that lives as long as its process has no head worth keeping on disk.
+    database = url.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    return url.get_backend_name() == "sqlite" and in_memory
 
 
 __all__ = [

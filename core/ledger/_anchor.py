@@ -7,7 +7,7 @@ appended or verified, and verification requires that entry to still be in the ch
 
 The file only moves forward (several processes append; a slower one must not record an
 older head over a newer one), under an advisory lock, and is replaced atomically: write
-a temporary file, fsync it, rename it over the old one, fsync the folder.
+a temporary file, fsync it, rename it over the old one.
 """
 
 from __future__ import annotations
@@ -106,8 +106,5 @@ class HeadFile:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        folder = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)  # the rename itself survives a power cut
-        finally:
-            os.close(folder)
+        # No fsync of the folder (it would double the cost of every append): a rename
+        # lost to a power cut leaves the previous head, an older but still true record.
