@@ -16,6 +16,7 @@ from app.cli import kb as _kb
 from app.cli import policy as _policy
 from app.cli import risk as _risk
 from app.cli import run as _run
+from app.cli import strategy as _strategy
 from app.cli._common import TillerGroup, handle_errors, out
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ app.add_typer(_kb.app, name="kb")
 app.command("ask")(_kb.ask)
 app.add_typer(_run.app, name="run")
 app.add_typer(_run.runs_app, name="runs")
+app.add_typer(_strategy.app, name="strategy")
 
 
 @app.command()

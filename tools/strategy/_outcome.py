@@ -74,17 +74,17 @@ def refusal(reason: str, hint: str | None = None, source: Source = OFFLINE) -> P
 # change smuggled into a strategy would cost far more.
 _LIMIT_PATTERNS: tuple[tuple[str, str], ...] = (
     (
-        r"\b(risk|position|exposure|loss|order|notional|drawdown|trading|size|sizing)\s+limits?\b",
-        "a risk limit",
-    ),
-    (r"\blimits?\s+(file|settings?|config)", "the limits file"),
-    (
         r"\b(ignore|bypass|override|overrule|disable|skip|turn\s+off|switch\s+off|remove|lift|"
         r"raise|increase|relax|loosen|circumvent|get\s+around|deactivate|suspend)\b"
         r"[^.;]{0,40}\b(limits?|risk|checks?|kill\s*-?switch|safety|safeguards?|approvals?|"
         r"guards?|guardrails?|breakers?|officer|gate|controls?|rules)\b",
         "overriding the risk controls",
     ),
+    (
+        r"\b(risk|position|exposure|loss|order|notional|drawdown|trading|size|sizing)\s+limits?\b",
+        "a risk limit",
+    ),
+    (r"\blimits?\s+(file|settings?|config)", "the limits file"),
     (r"\bkill\s*-?\s*switch", "the kill switch"),
     (r"\bleverag|\bmargin\b|\bborrow|(?<![\d.])\d++(\.\d++)?\s*x\b", "leverage"),
     (

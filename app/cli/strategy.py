@@ -1,0 +1,137 @@
+"""``tiller strategy``: strategies in plain English, read offline into the strategy spec,
+then shown or backtested with the same report as ``tiller backtest``.
+
+A question (the text is a strategy but leaves something open) is an answer to
+``parse`` and exits 0; ``backtest`` cannot run on it and exits 2. A refusal exits 2
+with the reason and a hint, through the shared error boundary (one JSON error object
+with ``--json``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from app.cli._common import container, handle_errors, out, print_json, safe
+from core.errors import ConfigError
+from core.timeutil import parse_utc
+
+if TYPE_CHECKING:
+    from tools.strategy import ParseOutcome
+
+app = typer.Typer(
+    help="Strategies in plain English: read one into a spec, or backtest it.",
+    no_args_is_help=True,
+)
+
+TextArg = Annotated[
+    str,
+    typer.Argument(
+        help='The strategy in English, e.g. "buy when the 10-day moving average crosses above '
+        'the 50-day, sell when it crosses back below, 8% stop loss".',
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+class StrategyRefusedError(ConfigError):
+    """The text cannot become a strategy; the message says why."""
+
+    code = "strategy_refused"
+
+
+class StrategyUnclearError(ConfigError):
+    """The text is a strategy but leaves something open; the message is the question."""
+
+    code = "strategy_unclear"
+
+
+@app.command("parse")
+@handle_errors
+def parse(text: TextArg, json_: JsonOpt = False) -> None:
+    """Read TEXT into a validated strategy spec; ask back when it is ambiguous (exit 0);
+    refuse when it cannot be a strategy or touches risk limits (exit 2)."""
+    outcome = _read(text)
+    if json_:
+        print_json(outcome_json(outcome))
+    else:
+        show_outcome(outcome)
+
+
+@app.command("backtest")
+@handle_errors
+def backtest(
+    text: TextArg,
+    symbol: Annotated[str, typer.Option(help="e.g. AAPL or BTC/USDT", show_default=False)],
+    timeframe: Annotated[str, typer.Option(help="e.g. 1d, 4h, 1h")] = "1d",
+    start: Annotated[str | None, typer.Option(help="First bar (UTC).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last bar (UTC).")] = None,
+    equity_curve: Annotated[bool, typer.Option(help="Include the equity curve in JSON.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Read TEXT into a strategy, show it, and backtest it on stored bars: signals at each
+    close, fills at the next open, costs included (the `tiller backtest` engine and report)."""
+    from app.cli.backtest import print_report
+    from tools.backtest import run_backtest
+
+    outcome = _read(text)
+    if outcome.kind == "question":
+        raise StrategyUnclearError(
+            str(outcome.question),
+            hint="say it in the text and run again; `tiller strategy parse` shows what is read",
+        )
+    assert outcome.spec is not None
+    frame = container().store.bars(
+        symbol,
+        timeframe,
+        start=parse_utc(start, name="--start") if start else None,
+        end=parse_utc(end, name="--end") if end else None,
+    )
+    result = run_backtest(outcome.spec, frame, symbol=symbol.upper(), timeframe=timeframe)
+    if json_:
+        print_json(
+            {
+                "parse": outcome_json(outcome),
+                "backtest": result.to_json(include_equity=equity_curve),
+            }
+        )
+    else:
+        show_outcome(outcome)
+        print_report(result)
+
+
+def _read(text: str) -> ParseOutcome:
+    from tools.strategy import parse_strategy_text
+
+    outcome = parse_strategy_text(text)
+    if outcome.kind == "refusal":
+        raise StrategyRefusedError(str(outcome.reason), hint=outcome.hint)
+    return outcome
+
+
+def outcome_json(outcome: ParseOutcome) -> dict[str, Any]:
+    """The outcome as JSON, with the spec's canonical English when there is a spec."""
+    from tools.strategy import render_strategy
+
+    data = outcome.model_dump(mode="json")
+    data["canonical_text"] = render_strategy(outcome.spec) if outcome.spec is not None else None
+    return data
+
+
+def show_outcome(outcome: ParseOutcome) -> None:
+    from tools.strategy import render_strategy
+
+    label = f"[dim]({safe(outcome.source)}, no LLM)[/]" if outcome.source == "offline rules" else ""
+    if outcome.spec is None:
+        out.print(f"[bold]Question[/] {label}: {safe(outcome.question)}", soft_wrap=True)
+        out.print("Nothing was read into a strategy yet: answer in the text and run again.")
+    else:
+        out.print(f"[bold]Strategy[/] {label}")
+        for line in render_strategy(outcome.spec).splitlines():
+            out.print(f"  {safe(line, one_line=True)}", soft_wrap=True)
+    if outcome.notes:
+        out.print("[bold]Read as[/]")
+        for note in outcome.notes:
+            out.print(f"  - {safe(note, one_line=True)}", soft_wrap=True)
