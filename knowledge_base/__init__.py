@@ -14,7 +14,7 @@ from knowledge_base.document import (
     make_doc_id,
     sha256_bytes,
 )
-from knowledge_base.loaders import SUPPORTED_SUFFIXES, load_file, load_path
+from knowledge_base.loaders import SUPPORTED_SUFFIXES, load_file, load_path, loadable_files
 from knowledge_base.sanitize import clean_line, clean_text
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "clean_text",
     "load_file",
     "load_path",
+    "loadable_files",
     "make_doc_id",
     "sha256_bytes",
 ]

@@ -76,17 +76,17 @@ SUPPORTED_SUFFIXES = tuple(sorted({*_LOADERS, *_NEWS_SUFFIXES}))
 
 def load_path(path: Path) -> LoadReport:
     """Every document in a file or a folder (recursively), with one error per bad file
-    or bad news line. Raises ``NotFoundError`` only when ``path`` does not exist."""
+    or bad news line. Raises ``NotFoundError`` when ``path`` does not exist or is a folder
+    holding no file of a supported type (nothing to load is not a success)."""
     path = Path(path)
+    files = loadable_files(path)
     if path.is_dir():
         report = LoadReport()
-        for file in _files(path):
+        for file in files:
             one = _load_one(file)
             report.documents.extend(one.documents)
             report.errors.extend(one.errors)
         return report
-    if not path.exists():
-        raise NotFoundError(f"{path}: no such file or folder")
     if not _supported(path):
         return LoadReport(
             errors=[
@@ -98,6 +98,23 @@ def load_path(path: Path) -> LoadReport:
             ]
         )
     return _load_one(path)
+
+
+def loadable_files(path: Path) -> list[Path]:
+    """The files ``load_path`` would read: ``path`` itself, or a folder's files of a
+    supported type. Raises ``NotFoundError`` when ``path`` does not exist or is a folder
+    without any such file (cheap: callers check before expensive set-up)."""
+    path = Path(path)
+    if not path.exists():
+        raise NotFoundError(f"{path}: no such file or folder")
+    if not path.is_dir():
+        return [path]
+    files = _files(path)
+    if not files:
+        raise NotFoundError(
+            f"{path}: no {', '.join(SUPPORTED_SUFFIXES)} files in this folder (or its subfolders)"
+        )
+    return files
 
 
 def load_file(path: Path) -> list[Document]:

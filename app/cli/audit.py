@@ -6,10 +6,9 @@ import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from app.cli._common import container, err, handle_errors, out, print_json
+from app.cli._common import container, err, handle_errors, out, print_json, safe
 
 if TYPE_CHECKING:
     from core.ledger import Ledger, Redactor
@@ -68,20 +67,20 @@ def verify(
         for ack in report.acknowledged:
             out.print(
                 f"entries {ack.first_bad_seq}..{ack.ack_seq - 1} unverified: break "
-                f"acknowledged by {escape(ack.operator)} at seq {ack.ack_seq} "
-                f"({escape(ack.reason)})",
+                f"acknowledged by {safe(ack.operator)} at seq {ack.ack_seq} "
+                f"({safe(ack.reason)})",
                 highlight=False,
             )
     else:
         where = "" if report.first_bad_seq is None else f" at seq {report.first_bad_seq}"
         err.print(
             f"[bold red]audit log broken[/]{where} "
-            f"({report.problem.value if report.problem else '?'}): {escape(str(report.detail))}",
+            f"({report.problem.value if report.problem else '?'}): {safe(str(report.detail))}",
             highlight=False,
             soft_wrap=True,
         )
         if bad is not None:
-            err.print(escape(str(redactor.data(bad))), highlight=False, soft_wrap=True)
+            err.print(safe(str(redactor.data(bad))), highlight=False, soft_wrap=True)
     if not report.ok:
         raise typer.Exit(AUDIT_BROKEN_EXIT)
 
@@ -112,9 +111,7 @@ def tail(
     for col in ("seq", "at (UTC)", "kind", "payload", "hash"):
         table.add_column(col, justify="right" if col == "seq" else "left", overflow="fold")
     for e in entries:
-        table.add_row(
-            str(e["seq"]), e["at"], e["kind"], escape(_short(e["payload"])), e["hash"][:12]
-        )
+        table.add_row(str(e["seq"]), e["at"], e["kind"], safe(_short(e["payload"])), e["hash"][:12])
     out.print(table)
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from app.cli._common import container, handle_errors, out, print_json
+from app.cli._common import container, handle_errors, out, print_json, safe
 from core.errors import ConfigError, NotFoundError
 from core.timeutil import parse_utc
 
@@ -99,7 +99,8 @@ def _num(value: Any) -> str:
 def print_report(result: Any, title: str | None = None) -> None:
     m = result.metrics
     table = Table(
-        title=title or f"{result.strategy} on {result.symbol} {result.timeframe}",
+        title=title
+        or f"{safe(result.strategy, one_line=True)} on {result.symbol} {result.timeframe}",
         caption=f"{result.start:%Y-%m-%d} → {result.end:%Y-%m-%d}, {result.bars:,} bars; "
         "fills at next open; fee "
         f"{result.assumptions['fee_rate'] * 100:g}%, slippage "

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from app.cli._common import container, err, handle_errors, out, print_json
+from app.cli._common import Failure, container, err, handle_errors, out, print_json, safe
 from core.errors import ConfigError, DataError
 from core.timeutil import parse_utc
 
@@ -106,10 +106,12 @@ def import_(
     result = import_path(
         store, path, symbol=symbol, timeframe=timeframe, replace=not keep_stored,
         max_change=None if replace else MAX_QUIET_CHANGE,
-        on_file=None if json_ else (lambda p: err.print(f"importing {p.name}…", highlight=False)),
+        on_file=None if json_ else (lambda p: err.print(f"importing {safe(p.name)}…")),
     )  # fmt: skip
     if json_:
-        print_json(result.to_json())
+        refused = f"{len(result.failed)} file(s) refused, see 'failed'"
+        failure = Failure("data_error", refused, None, DataError.exit_code)
+        print_json({**result.to_json(), **(failure.to_json() if result.failed else {})})
     else:
         for r in result.written:
             out.print(

@@ -16,6 +16,7 @@ from app.cli._common import (
     handle_errors,
     out,
     print_json,
+    safe,
     writable_folder,
 )
 from app.cli._progress import ProgressView
@@ -78,7 +79,7 @@ def train_forecaster(
     if json_:
         print_json({"path": str(folder), "card": result.card.to_json()})
         return
-    out.print(f"saved [bold]{result.card.model_id}[/] to {folder}")
+    out.print(f"saved [bold]{safe(result.card.model_id)}[/] to {safe(folder)}")
     out.print(f"training took {result.card.train_seconds:.1f} s (final fit)")
     if result.card.metrics:
         _print_metrics(result.card.metrics)
@@ -125,6 +126,8 @@ def forecast(
     model_dir: Annotated[
         Path | None, typer.Option(help="Look for models here before the user registry.")
     ] = None,
+    if model_dir is not None and not model_dir.is_dir():
+        raise NotFoundError(f"--model-dir {model_dir}: no such folder")
     json_: JsonOpt = False,
 ) -> None:
     """Quantile forecast (10/50/90%) of the next log returns, and the volatility (standard
@@ -139,8 +142,6 @@ def forecast(
 
     c = container()
     when = parse_utc(as_of, name="--as-of") if as_of else None
-    if model_dir is not None and not model_dir.is_dir():
-        raise NotFoundError(f"--model-dir {model_dir}: no such folder")
     roots = [*([model_dir] if model_dir else []), user_registry(c.settings.state_path), SHIPPED_DIR]
     model, card = load_model(latest_folder(roots, symbol, timeframe, as_of=when))
     if horizon > model.horizon:
@@ -159,7 +160,8 @@ def _print_forecast(data: dict[str, Any]) -> None:
     table = Table(
         title=f"{data['symbol']} {data['timeframe']} forecast from the bar opened "
         f"{data['last_bar_open_time'][:16]} (close {data['last_close']:,.2f})",
-        caption=f"model {data['model_id']}, trained through {data['model_trained_through'][:10]}; "
+        caption=f"model {safe(data['model_id'])}, trained through "
+        f"{data['model_trained_through'][:10]}; "
         "volatility: std of the log return from the last close to that step's close, from "
         "the quantiles; EWMA vol: the same from past returns (lambda 0.94)",
     )

@@ -11,13 +11,20 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from app.cli import sentiment as _sentiment
-from app.cli._common import err, handle_errors, out, print_json
-from core.errors import ConfigError, DataError, TillerError
+from app.cli._common import (
+    Failure,
+    err,
+    handle_errors,
+    numbered_lines,
+    out,
+    print_json,
+    safe,
+)
+from core.errors import ConfigError, DataError, NotFoundError, TillerError
 from core.timeutil import parse_utc
 
 app = typer.Typer(help="The knowledge base: filings, news and primers.", no_args_is_help=True)
@@ -87,9 +94,16 @@ def _progress(quiet: bool, what: str) -> Iterator[Any]:
         task = bar.add_task("", total=None)
 
         def update(done: int, total: int, label: str) -> None:
-            bar.update(task, completed=done, total=total, description=escape(label[:50]))
+            label = safe(label[:50], one_line=True)
+            bar.update(task, completed=done, total=total, description=label)
 
         yield update
+
+
+def _not_empty(query: str | None) -> None:
+    """Refused before the knowledge base opens (its first opening ingests the primers)."""
+    if query is not None and not query.strip():
+        raise ConfigError("the query is empty: give a few words to search for")
 
 
 def _filters(
@@ -124,12 +138,17 @@ def ingest(
     """Load, chunk, embed and store documents: SEC filings (iXBRL HTML, PDF), Markdown,
     news JSON Lines. Idempotent; a changed file replaces its passages; a bad file is
     reported and skipped (exit code 3 when any file failed)."""
+    from knowledge_base import loadable_files
+
     if not collection.strip():
         raise ConfigError("--collection must not be empty")
+    loadable_files(path)  # a wrong path is reported before the primers are ingested
     with _open_kb(quiet=json_) as kb, _progress(json_, str(path)) as progress:
         report = kb.ingest(path, collection, progress)
     if json_:
-        print_json(report.to_json())
+        refused = f"{len(report.errors)} file(s) or line(s) refused, see 'errors'"
+        failure = Failure("data_error", refused, None, DataError.exit_code)
+        print_json({**report.to_json(), **(failure.to_json() if report.errors else {})})
     else:
         out.print(
             f"{len(report.added)} added, {len(report.replaced)} replaced, "
@@ -137,7 +156,7 @@ def ingest(
             f"{report.chunks:,} passages written in {report.seconds:.1f} s"
         )
         for error in report.errors:
-            err.print(f"[red]skipped[/] {escape(error.source)}: {escape(error.error)}")
+            err.print(f"[red]skipped[/] {safe(error.source)}: {safe(error.error)}")
     if report.errors:
         raise typer.Exit(DataError.exit_code)
 
@@ -151,18 +170,22 @@ def list_(collection: CollectionOpt = None, json_: JsonOpt = False) -> None:
     if json_:
         print_json([_record_json(r) for r in records])
         return
+    out.print(documents_table(records))
+
+
+def documents_table(records: list[Any]) -> Table:
+    """``kb list`` as people read it; every cell comes from a document, so none is markup."""
     table = Table(
         "collection", "title", "tickers", "form", "period", "published", "passages", "missing",
         "from file name",
     )  # fmt: skip
     for r in records:
         named = [name for name, source in r.metadata_sources.items() if source == "filename"]
-        table.add_row(
-            r.collection, escape(r.title or r.source), ",".join(r.tickers), r.form or "",
-            r.fiscal_period or "", f"{r.published_at:%Y-%m-%d}" if r.published_at else "",
-            str(r.n_chunks), ",".join(r.missing), ",".join(named),
-        )  # fmt: skip
-    out.print(table)
+        cells = (r.collection, r.title or r.source, ",".join(r.tickers), r.form or "",
+                 r.fiscal_period or "", f"{r.published_at:%Y-%m-%d}" if r.published_at else "",
+                 str(r.n_chunks), ",".join(r.missing), ",".join(named))  # fmt: skip
+        table.add_row(*(safe(cell, one_line=True) for cell in cells))
+    return table
 
 
 def _record_json(record: Any) -> dict[str, Any]:
@@ -206,6 +229,9 @@ def search(
     """Hybrid (BM25 + dense) search with filters applied inside the search."""
     if (query is None) == (queries is None):
         raise ConfigError('give either a query ("...") or --queries FILE.jsonl, not both')
+    _not_empty(query)
+    if queries is not None:
+        _check_queries_file(queries)  # before the first opening ingests the primers
     base = _filters(collection, ticker, form, as_of, start, end)
     with _open_kb(quiet=json_) as kb:
         if queries is not None:
@@ -223,8 +249,8 @@ def search(
     if not hits:
         out.print("no passage matches (check the filters, or ingest documents first)")
     for rank, hit in enumerate(hits, start=1):
-        out.print(f"[bold]{rank}.[/] {escape(_cite(hit.chunk))}  [dim]score {hit.score:.4f}[/]")
-        out.print("   " + escape(" ".join(hit.chunk.text.split())[:400]), highlight=False)
+        out.print(f"[bold]{rank}.[/] {safe(_cite(hit.chunk))}  [dim]score {hit.score:.4f}[/]")
+        out.print("   " + safe(" ".join(hit.chunk.text.split())[:400]), highlight=False)
 
 
 _BATCH_KEYS = {
@@ -250,12 +276,11 @@ def _batch(kb: Any, path: Path, base: Any, k: int, mode: str) -> int:
 
     from rag_index.types import chunk_to_json
 
-    if str(path) != "-" and not path.is_file():
-        raise ConfigError(f"{path}: no such file (--queries takes a JSON Lines file)")
+    _check_queries_file(path)
     handle = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
     failed = 0
     with handle:
-        for number, line in enumerate(handle, start=1):
+        for number, line in numbered_lines(handle, str(path)):
             if not line.strip():
                 continue
             record: dict[str, Any] = {"line": number}
@@ -296,6 +321,13 @@ def _batch(kb: Any, path: Path, base: Any, k: int, mode: str) -> int:
     return failed
 
 
+def _check_queries_file(path: Path) -> None:
+    if str(path) != "-" and not path.exists():
+        raise NotFoundError(f"{path}: no such file (--queries takes a JSON Lines file)")
+    if str(path) != "-" and not path.is_file():
+        raise ConfigError(f"{path}: not a file (--queries takes a JSON Lines file)")
+
+
 def _listify(value: Any) -> list[str]:
     if value is None:
         return []
@@ -315,7 +347,7 @@ def _cite(chunk: Any) -> str:
 def print_citations(answer: Any) -> None:
     """Each cited passage once, under its number (two quotes from one passage share it)."""
     for citation in answer.sources():
-        out.print(f"  [{citation.n}] {escape(_cite(citation.chunk))}", highlight=False)
+        out.print(f"  [{citation.n}] {safe(_cite(citation.chunk))}", highlight=False)
 
 
 @handle_errors
@@ -330,6 +362,7 @@ def ask(
 ) -> None:
     """Answer from retrieved passages with numbered citations (extractive offline; an
     LLM's answer, checked to cite only passages it was given, when one is configured)."""
+    _not_empty(question)
     filters = _filters(collection, ticker, form, as_of, None, None)
     llm = _llm_session()
     with _open_kb(quiet=json_) as kb:
@@ -337,9 +370,9 @@ def ask(
     if json_:
         print_json(answer.to_json())
         return
-    out.print(escape(answer.text), highlight=False)
+    out.print(safe(answer.text), highlight=False)
     for warning in answer.warnings:
-        err.print(f"[yellow]warning:[/] {escape(warning)}")
+        err.print(f"[yellow]warning:[/] {safe(warning)}")
     print_citations(answer)
 
 

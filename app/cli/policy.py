@@ -19,6 +19,7 @@ from app.cli._common import (
     handle_errors,
     out,
     print_json,
+    safe,
     writable_folder,
 )
 from app.cli._progress import ProgressView
@@ -102,7 +103,7 @@ def train_policy(
         print_json({"policy_id": trained.card.policy_id, "folder": str(folder),
                     "report": trained.report.to_json()})  # fmt: skip
     else:
-        out.print(f"saved {trained.card.policy_id} to {folder}")
+        out.print(f"saved {safe(trained.card.policy_id)} to {safe(folder)}")
         _print_report(trained.card.policy_id, trained.report.to_json())
 
 
@@ -171,7 +172,7 @@ def act(
         return
     names = {-1: "SHORT", 0: "FLAT", 1: "LONG"}
     out.print(f"{symbol.upper()} {timeframe}: {names[decision.target_position]} "
-              f"(confidence {decision.confidence:.0%}, policy {decision.policy_id}, "
+              f"(confidence {decision.confidence:.0%}, policy {safe(decision.policy_id)}, "
               f"as of the bar opened {decision.as_of:%Y-%m-%d %H:%M})")  # fmt: skip
     if data["uses_future_data"]:
         err.print("warning: this policy was trained on data after --as-of")
@@ -198,7 +199,7 @@ def report(
 
 
 def _print_report(policy_id: str, test: dict[str, Any]) -> None:
-    table = Table(title=f"{policy_id}: test window (untouched by training and evolution)")
+    table = Table(title=f"{safe(policy_id)}: test window (untouched by training and evolution)")
     for col in ("strategy", "return", "Sharpe", "max DD", "turnover", "Sharpe diff [95% CI]"):
         table.add_column(col, justify="left" if col == "strategy" else "right")
     rows = [("evolved PPO", test.get("policy", {}), None)]

@@ -13,10 +13,9 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from app.cli._common import container, err, handle_errors, out, print_json
+from app.cli._common import container, err, handle_errors, out, print_json, safe
 from core.errors import NotFoundError
 
 app = typer.Typer(help="The risk officer: state, limits, kill switch.", no_args_is_help=True)
@@ -90,7 +89,7 @@ def status(json_: JsonOpt = False) -> None:
         return
     state, chain = data["state"], data["audit_chain"]
     out.print(f"[bold]{data['venue']}[/]: {state['trading_state'].upper()}"
-              + (f" — {escape(state['halted_reason'])}" if state.get("halted_reason") else ""),
+              + (f" — {safe(state['halted_reason'])}" if state.get("halted_reason") else ""),
               highlight=False)  # fmt: skip
     out.print(f"equity {data['equity']}  P&L today {data['pnl_today']}  "
               f"gross {data['exposure']['gross']}  net {data['exposure']['net']}  "
@@ -99,13 +98,13 @@ def status(json_: JsonOpt = False) -> None:
     if not chain["ok"]:
         where = "" if chain["first_bad_seq"] is None else f" at seq {chain['first_bad_seq']}"
         out.print(f"[bold red]audit chain broken[/]{where} "
-                  f"({chain['problem']}): {escape(str(chain['detail']))}"
+                  f"({chain['problem']}): {safe(str(chain['detail']))}"
                   + (" — trading halted now" if chain["halted_now"] else ""),
                   highlight=False, soft_wrap=True)  # fmt: skip
     for ack in chain["acknowledged"]:
         out.print(f"audit entries {ack['first_bad_seq']}..{ack['ack_seq'] - 1} are unverified, "
-                  f"acknowledged by {escape(ack['operator'])} at seq {ack['ack_seq']}: "
-                  f"{escape(ack['reason'])}", highlight=False, soft_wrap=True)  # fmt: skip
+                  f"acknowledged by {safe(ack['operator'])} at seq {ack['ack_seq']}: "
+                  f"{safe(ack['reason'])}", highlight=False, soft_wrap=True)  # fmt: skip
     table = Table(title="limits")
     table.add_column("limit")
     table.add_column("value", justify="right")
@@ -134,7 +133,7 @@ def halt(
         print_json(outcome.model_dump(mode="json"))
     else:
         for warning in outcome.warnings:
-            err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+            err.print(f"[yellow]warning:[/] {safe(warning)}", highlight=False, soft_wrap=True)
         out.print(f"[bold red]HALTED[/] ({outcome.venue}): {len(outcome.canceled)} order(s) "
                   "cancelled" + (f", {len(outcome.failed)} could not be (retry `tiller risk "
                                  "halt`)" if outcome.failed else ""), highlight=False)  # fmt: skip
@@ -170,5 +169,5 @@ def resume(
         return
     if outcome.acknowledged_seq is not None:
         out.print(f"audit chain break acknowledged (audit entry {outcome.acknowledged_seq})")
-    out.print(f"[green]{outcome.state['trading_state'].upper()}[/] — resumed: {escape(reason)}",
+    out.print(f"[green]{outcome.state['trading_state'].upper()}[/] — resumed: {safe(reason)}",
               highlight=False)  # fmt: skip

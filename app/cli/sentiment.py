@@ -6,13 +6,12 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
-from app.cli._common import handle_errors, out, print_json
-from core.errors import ConfigError, DataError, NotFoundError
+from app.cli._common import handle_errors, numbered_lines, out, print_json, safe
+from core.errors import ConfigError, NotFoundError
 
 BATCH_LINES = 512
 EMPTY_LINE = "empty text"
@@ -56,12 +55,12 @@ def sentiment(
         _score_text(text, scorer, json_)
         return
     if str(file) == "-":
-        _score_lines(_numbered(sys.stdin, "stdin"), scorer, json_)
+        _score_lines(numbered_lines(sys.stdin, "stdin"), scorer, json_)
         return
     if not file.is_file():
         raise NotFoundError(f"{file} does not exist or is not a file")
     with file.open(encoding="utf-8", newline=None) as handle:
-        _score_lines(_numbered(handle, str(file)), scorer, json_)
+        _score_lines(numbered_lines(handle, str(file)), scorer, json_)
 
 
 def _score_text(text: str, scorer: Any, json_: bool) -> None:
@@ -78,16 +77,6 @@ def _score_text(text: str, scorer: Any, json_: bool) -> None:
         f"{result.model}[/]",
         highlight=False,
     )
-
-
-def _numbered(handle: IO[str], name: str) -> Iterator[tuple[int, str]]:
-    number = 0
-    try:
-        for number, line in enumerate(handle, start=1):
-            yield number, line.rstrip("\r\n")
-    except UnicodeDecodeError as exc:
-        # Text is decoded in blocks, so the bad byte is at or after the next line.
-        raise DataError(f"{name}: not UTF-8 after line {number} ({exc.reason})") from None
 
 
 def _batches(lines: Iterable[tuple[int, str]]) -> Iterator[list[tuple[int, str]]]:
@@ -119,7 +108,7 @@ def _score_lines(lines: Iterable[tuple[int, str]], scorer: Any, json_: bool) -> 
                 colour = _COLOURS[result.label]
                 out.print(
                     f"{number:>6}  [{colour}]{result.label:<8}[/] {result.confidence:.2f}  "
-                    f"{escape(line[:100])}",
+                    f"{safe(line[:100], one_line=True)}",
                     highlight=False,
                 )
         sys.stdout.flush()

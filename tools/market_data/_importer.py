@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import DataError
+from core.errors import DataError, NotFoundError
 from tools.market_data._readers import is_bar_file, read_bar_file
 from tools.market_data._store import MAX_QUIET_CHANGE, BarStore, WriteReport
 
@@ -43,11 +43,11 @@ def import_path(
     """
     path = Path(path)
     if not path.exists():
-        raise DataError(f"{path}: no such file or folder")
+        raise NotFoundError(f"{path}: no such file or folder")
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if is_bar_file(p))
         if not files:
-            raise DataError(f"{path}: no .csv, .csv.gz or .parquet files in this folder")
+            raise NotFoundError(f"{path}: no .csv, .csv.gz or .parquet files in this folder")
         if symbol:
             raise DataError("--symbol applies to a single file, not to a folder")
     else:
