@@ -126,12 +126,12 @@ def forecast(
     model_dir: Annotated[
         Path | None, typer.Option(help="Look for models here before the user registry.")
     ] = None,
-    if model_dir is not None and not model_dir.is_dir():
-        raise NotFoundError(f"--model-dir {model_dir}: no such folder")
     json_: JsonOpt = False,
 ) -> None:
     """Quantile forecast (10/50/90%) of the next log returns, and the volatility (standard
     deviation) of each cumulative return derived from it, from the latest model."""
+    if model_dir is not None and not model_dir.is_dir():
+        raise NotFoundError(f"--model-dir {model_dir}: no such folder")
     from tools.forecaster import (
         SHIPPED_DIR,
         forecast_bars,
