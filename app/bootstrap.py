@@ -141,7 +141,11 @@ class Container:
     def knowledge_base(self) -> KnowledgeBase:
         from rag_index.service import KnowledgeBase
 
-        return KnowledgeBase.open(self.settings)
+        kb = KnowledgeBase.open(self.settings)
+        # The bundled news is always there for the agents (a no-op once ingested); the
+        # primers are ingested by the commands that answer questions from them.
+        kb.ensure_bundled_news()
+        return kb
 
     @cached_property
     def chat_model(self) -> ChatModel | None:

@@ -63,14 +63,15 @@ def _analyse(ctx: AgentContext, symbol: str, as_of: datetime) -> AnalystReport:
         return AnalystReport(symbol=symbol, query=query, as_of=as_of, findings=[], evidence=[],
                              notes=[note])  # fmt: skip
     answer = extractive_answer(query, hits, ctx.kb.embedder, max_sentences=4)
-    evidence = [_citation(c) for c in answer.citations]
-    tones = _tones([c.quote for c in answer.citations])
+    # One number per quoted span (two sentences of one passage are two citations), so
+    # every [n] resolves to exactly one span.
+    evidence = [_citation(c, n) for n, c in enumerate(answer.citations, start=1)]
+    tones = _tones([c.text for c in evidence])
     findings = [
-        Finding(
-            claim=" ".join(c.quote.split()), citations=[c.n], sentiment=label, sentiment_score=s
-        )
-        for c, (label, s) in zip(answer.citations, tones, strict=True)
-    ]
+        Finding(claim=" ".join(c.text.split()), citations=[c.n], sentiment=label,
+                sentiment_score=s)
+        for c, (label, s) in zip(evidence, tones, strict=True)
+    ]  # fmt: skip
     news = [h for h in hits if h.chunk.kind == "news"]
     news_tone = _tones([h.chunk.text for h in news])
     mean_tone = sum(s for _, s in news_tone) / len(news_tone) if news_tone else None
@@ -83,10 +84,10 @@ def _analyse(ctx: AgentContext, symbol: str, as_of: datetime) -> AnalystReport:
     return report
 
 
-def _citation(c: Any) -> Citation:
+def _citation(c: Any, n: int) -> Citation:
     chunk = c.chunk
     return Citation(
-        n=c.n, doc_id=chunk.doc_id, title=chunk.title, section=" > ".join(chunk.section),
+        n=n, doc_id=chunk.doc_id, title=chunk.title, section=" > ".join(chunk.section),
         char_start=c.start, char_end=c.end, published_at=chunk.published_at, form=chunk.form,
         ticker=chunk.tickers[0] if chunk.tickers else None, text=c.quote,
     )  # fmt: skip

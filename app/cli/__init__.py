@@ -49,26 +49,26 @@ app.add_typer(_strategy.app, name="strategy")
 @app.command()
 @handle_errors
 def demo() -> None:
-    """The offline default job (`make run`): backtest the presets on bundled AAPL data."""
+    """The offline default job (`make run`): the agents decide on bundled AAPL and MSFT
+    (offline rules reasoner, paper broker, copilot mode) and wait for your approval."""
+    from agents.models import RunRequest
     from app.cli._common import container
-    from tools.backtest import run_backtest
-    from tools.strategy import preset
+    from app.services.runs import start_run
 
-    store = container().store
-    frame = store.bars("AAPL", "1d")
+    c = container()
+    frame = c.store.bars("AAPL", "1d")
     out.print(
-        f"[bold]Tiller demo[/] — offline, on bundled daily AAPL prices "
-        f"({len(frame):,} bars, {frame.index[0]:%Y-%m-%d} → {frame.index[-1]:%Y-%m-%d}; "
-        "public domain, from bokeh-sampledata)\n"
+        f"[bold]Tiller demo[/] — offline: the agents on bundled daily prices of AAPL and MSFT "
+        f"({frame.index[0]:%Y-%m-%d} → {frame.index[-1]:%Y-%m-%d}; public domain, from "
+        "bokeh-sampledata), the bundled news, the shipped forecaster and policy, the risk "
+        "officer and the paper broker. No LLM is configured, so the offline rules reason.\n"
     )
-    for name in ("buy-hold", "sma-cross", "rsi-reversion"):
-        result = run_backtest(preset(name), frame, symbol="AAPL", timeframe="1d")
-        _backtest.print_report(result)
-    _demo_knowledge_base(store_settings=container().settings)
+    view = start_run(c, RunRequest(symbols=["AAPL", "MSFT"]), _run._progress(True))
+    _run._print_view(view.model_dump(mode="json"))
     out.print(
-        "Next: `tiller data list`, `tiller backtest --preset sma-cross --symbol MSFT`, "
-        "`tiller data import PATH` for your own bars, `tiller kb ingest PATH` for filings, "
-        '`tiller ask "..."`.'
+        "\nThen: `tiller runs show RUN_ID --json` (the whole record), `tiller risk status`, "
+        "`tiller audit verify`, `tiller backtest --preset sma-cross --symbol AAPL`, "
+        '`tiller ask "How does a trailing stop work in a backtest?"`.'
     )
 
 

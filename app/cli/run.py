@@ -64,7 +64,7 @@ def run(
 
     request = RunRequest(
         symbols=symbol, as_of=parse_utc(as_of, name="--as-of") if as_of else None,
-        mode=mode, timeframe=str(Timeframe(timeframe)),  # type: ignore[arg-type]
+        mode=mode, timeframe=str(Timeframe(timeframe)),
     )  # fmt: skip
     view = start_run(container(), request, _progress(not json_))
     _print(view.model_dump(mode="json"), json_)
@@ -110,7 +110,7 @@ def _decide(
         if not quantity.is_finite() or quantity <= 0:
             raise ConfigError(f"--qty must be a finite number greater than 0, not {qty}")
     decision = ApprovalDecision(
-        action=action, quantity=quantity, operator=operator or getpass.getuser(),  # type: ignore[arg-type]
+        action=action, quantity=quantity, operator=operator or getpass.getuser(),
         reason=reason,
     )  # fmt: skip
     view = decide_run(container(), run_id, decision, _progress(not json_))
@@ -179,8 +179,9 @@ def _print(view: dict[str, Any], json_: bool) -> None:
 
 def _print_view(view: dict[str, Any]) -> None:
     report = view.get("report") or {}
-    out.print(f"\n[bold]Run {view['run_id']}[/] — {view['status']}"
-              + (f", outcome {report.get('outcome')}" if report.get("outcome") else ""))  # fmt: skip
+    outcome = report.get("outcome")
+    tail = f", outcome {outcome}" if outcome and outcome != view["status"] else ""
+    out.print(f"\n[bold]Run {view['run_id']}[/] — {view['status']}{tail}")
     if report.get("fixed_clock"):
         out.print(f"as of {report.get('as_of')} (stored data ends there: the clock is fixed)")
     out.print(f"[bold]reasoned by:[/] {safe(report.get('proposed_by') or '')}")
@@ -188,8 +189,8 @@ def _print_view(view: dict[str, Any]) -> None:
         out.print(f"[bold]evidence, {safe(symbol)}:[/]" + ("" if items else " none found"))
         for c in items:
             date = (c.get("published_at") or "")[:10]
-            out.print(f"  [{c['n']}] {safe(c['text'][:200])} — {safe(c.get('title') or '')}, "
-                      f"{safe(c.get('section') or '')}, {date}", highlight=False)  # fmt: skip
+            where = ", ".join(x for x in (c.get("title"), c.get("section"), date) if x)
+            out.print(f"  [{c['n']}] {safe(c['text'][:200])} — {safe(where)}", highlight=False)
     for symbol, f in (report.get("forecasts") or {}).items():
         if f:
             out.print(f"[bold]forecast, {safe(symbol)}:[/] median {f['median_log_return']:+.2%} "

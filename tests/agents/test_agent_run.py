@@ -14,8 +14,8 @@ from app.bootstrap import Container, build
 from app.services.runs import decide_run, list_runs, show_run, start_run
 from core.errors import ConfigError, NotFoundError
 
-# MSFT is the bundled symbol the rules want to buy on 2013-03-01 (a neutral 5 % weight
-# tilted slightly down); AAPL's downtrend makes them stay out.
+# MSFT is a bundled symbol the rules want to buy on 2013-03-01 (a neutral 5 % weight
+# tilted slightly down by its trend).
 BUY = RunRequest(symbols=["MSFT"])
 
 
@@ -44,16 +44,21 @@ def test_copilot_run_waits_for_a_person_then_approval_executes_on_paper(c: Conta
     assert report["proposed_by"] == "offline rules, no LLM"
     assert report["forecasts"]["AAPL"]["has_edge"] is False  # the card's MASE is > 1
     assert report["policy"]["AAPL"]["has_edge"] is False
-    [proposal] = report["proposals"]
-    assert proposal["symbol"] == "MSFT" and proposal["side"] == "buy"
-    [verdict] = report["risk"]
-    assert verdict["approved"] is True
+    evidence = report["evidence"]["AAPL"]
+    assert evidence and all(c["published_at"] < report["as_of"] for c in evidence)
+    cited = {n for f in report["findings"]["AAPL"] for n in f["citations"]}
+    assert cited <= {c["n"] for c in evidence}  # every [n] resolves to a passage
+    proposals = {p["symbol"]: p for p in report["proposals"]}
+    assert proposals["MSFT"]["side"] == "buy"
+    assert all(v["approved"] for v in report["risk"])
     assert c.ledger.orders() == []  # nothing is sent before a person approves
 
     done = approve(c, view["run_id"])
     assert done["status"] == "succeeded" and done["outcome"] == "executed"
-    [order] = filled(done)
-    assert order["quantity"] == proposal["quantity"]
+    orders = {o["symbol"]: o for o in filled(done)}
+    assert {s: o["quantity"] for s, o in orders.items()} == {
+        s: p["quantity"] for s, p in proposals.items()
+    }
     assert c.ledger.audit.verify().ok
     record = show_run(c, view["run_id"]).model_dump(mode="json")
     kinds = [e["kind"] for e in record["events"]]
@@ -147,4 +152,4 @@ def test_runs_are_listed_newest_first(c: Container) -> None:
     first = start_run(c, BUY).run_id
     second = start_run(c, RunRequest(symbols=["AAPL"])).run_id
     assert [v.run_id for v in list_runs(c)][:2] == [second, first]
-    assert list_runs(c)[0].outcome == "no_trade"
+    assert list_runs(c)[0].status == "awaiting_approval"
