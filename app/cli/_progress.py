@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import (
@@ -17,6 +18,9 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Column
+
+if TYPE_CHECKING:
+    from tools.forecaster import EpochReport
 
 
 class ProgressView:
@@ -57,7 +61,17 @@ class ProgressView:
         if self._progress is not None:
             self._progress.stop()
 
-    def update(self, key: str, description: str, done: int, total: int, note: str = "") -> None:
+    def update(
+        self,
+        key: str,
+        description: str,
+        done: int,
+        total: int,
+        note: str = "",
+        *,
+        final: bool = False,
+    ) -> None:
+        """``final`` finishes the stage short of ``total`` (a fit that stopped early)."""
         if not self._enabled or key in self._finished:
             return
         self._started.setdefault(key, time.monotonic())
@@ -67,7 +81,7 @@ class ProgressView:
             self._progress.update(
                 self._tasks[key], description=description, completed=done, total=total, note=note
             )
-        if done >= total:
+        if done >= total or final:
             self._finished.add(key)
             if self._progress is None:
                 seconds = time.monotonic() - self._started[key]
@@ -85,6 +99,17 @@ class ProgressView:
             self._progress.console.print(text, highlight=False)
         else:
             self._console.print(text, highlight=False, soft_wrap=True)
+
+
+def epoch_update(view: ProgressView, key: str, description: str, report: EpochReport) -> None:
+    """One epoch of a fit with early stopping, shown as "epochs run / at most", and when
+    the fit ends, which epoch's weights it kept (the one with the lowest loss)."""
+    note = f"loss {report.loss:.4f}"
+    if report.stopped:
+        note = f"kept epoch {report.best_epoch}, the lowest loss ({report.best_loss:.4f})"
+        if report.epoch < report.epochs:
+            note = f"stopped early; {note}"
+    view.update(key, description, report.epoch, report.epochs, note, final=report.stopped)
 
 
 def _cut(*, max_width: int | None = None, ratio: int | None = None) -> Column:

@@ -19,7 +19,7 @@ from app.cli._common import (
     safe,
     writable_folder,
 )
-from app.cli._progress import ProgressView
+from app.cli._progress import ProgressView, epoch_update
 from core.errors import ConfigError, NotFoundError
 from core.timeutil import parse_utc
 
@@ -65,11 +65,7 @@ def train_forecaster(
     with ProgressView(err, enabled=not json_) as view:
 
         def on_epoch(stage: str, r: EpochReport) -> None:
-            note = f"loss {r.loss:.4f}"
-            if r.stopped and r.epoch < r.epochs:
-                note += f", early stop (best epoch {r.best_epoch} of {r.epochs})"
-            view.update(stage, f"{stage}, epochs", r.epoch, r.epoch if r.stopped else r.epochs,
-                        note)  # fmt: skip
+            epoch_update(view, stage, f"{stage}, epochs", r)
 
         result = train_forecaster(
             frame, symbol.upper(), timeframe, config, seed=seed, holdout=holdout,

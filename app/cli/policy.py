@@ -22,7 +22,7 @@ from app.cli._common import (
     safe,
     writable_folder,
 )
-from app.cli._progress import ProgressView
+from app.cli._progress import ProgressView, epoch_update
 from core.errors import ConfigError
 from core.timeutil import parse_utc
 
@@ -122,11 +122,7 @@ def _train_progress(view: ProgressView, generations: int) -> TrainProgress:
     from tools.policy._train import TrainProgress
 
     def epoch(r: EpochReport) -> None:
-        note = f"loss {r.loss:.4f}"
-        if r.stopped and r.epoch < r.epochs:
-            note += f", early stop (best epoch {r.best_epoch} of {r.epochs})"
-        total = r.epoch if r.stopped else r.epochs
-        view.update("forecast", "channel forecaster, epochs", r.epoch, total, note)
+        epoch_update(view, "forecast", "channel forecaster, epochs", r)
 
     def evaluation(p: EvaluationProgress) -> None:
         label = "initial population" if p.generation == 0 else (

@@ -131,13 +131,15 @@ def deterministic_torch(seed: int) -> Iterator[None]:
 class EpochReport:
     """Progress of one fit after an epoch. ``loss`` is the early-stopping loss (on the
     validation tail, or the training loss without one); ``stopped`` marks the last epoch
-    this fit runs (early stop or ``epochs`` reached)."""
+    this fit runs (early stop or ``epochs`` reached); ``best_epoch`` is the epoch whose
+    weights the fit keeps so far, and ``best_loss`` its loss."""
 
     epoch: int
     epochs: int
     loss: float
     best_epoch: int
     stopped: bool
+    best_loss: float = math.nan
 
 
 class PatchTSTForecaster:
@@ -208,7 +210,7 @@ class PatchTSTForecaster:
                 since += 1
             stop = since >= c.patience or epoch == c.epochs
             if self.on_epoch is not None:
-                self.on_epoch(EpochReport(epoch, c.epochs, loss, self.best_epoch, stop))
+                self.on_epoch(EpochReport(epoch, c.epochs, loss, self.best_epoch, stop, best))
             if stop:
                 break
         net.load_state_dict(best_state)

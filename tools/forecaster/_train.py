@@ -65,8 +65,8 @@ def holdout_metrics(
     return {
         "method": (
             f"fit on the first {1 - holdout:.0%} of bars, scored on the last {holdout:.0%} "
-            f"({len(result.origins)} origins, from {data.index[split]:%Y-%m-%d}); the shipped "
-            "weights are then refitted on all bars with the same hyperparameters and seed"
+            f"({len(result.origins)} origins, from {data.index[split]:%Y-%m-%d}); the saved "
+            "model is then refitted on all bars with the same hyperparameters and seed"
         ),
         "all_horizons": _no_nan(result.metrics()),
         "step_1": _no_nan(result.metrics(horizon_step=1)),
