@@ -276,7 +276,7 @@ class _Walk:
         # not why this run is in the past (its note would say so wrongly).
         state = self.graph.invoke(
             {"run_id": f"backtest-{i:05d}", "request": request.model_dump(mode="json"),
-             "as_of": (as_of + __import__("datetime").timedelta(seconds=2)).isoformat(), "fixed_clock": False, "notes": []},
+             "as_of": as_of.isoformat(), "fixed_clock": False, "notes": []},
             context=ctx,
         )  # fmt: skip
         calls = list(session.calls) if session is not None else []
