@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.settings import load_settings
 from rag_index.answer import Answer, Citation, cite_text, sentence_spans
 from rag_index.ingest import ingest_path
 from rag_index.service import PRIMERS_DIR
@@ -68,10 +67,12 @@ def test_answer_sources_when_two_quotes_come_from_one_passage_then_each_number_i
     assert [(c.n, c.chunk.chunk_id) for c in answer.sources()] == [(1, "doc:0"), (2, "doc:1")]
 
 
-def test_demo_when_its_answer_quotes_two_sentences_of_one_passage_then_that_citation_is_listed_once(
+def test_ask_when_its_answer_quotes_two_sentences_of_one_passage_then_that_citation_is_listed_once(
     embedder: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.cli import _demo_knowledge_base
+    from typer.testing import CliRunner
+
+    from app.cli import app
     from app.cli._common import out
 
     primers = tmp_path / "primers"
@@ -80,16 +81,14 @@ def test_demo_when_its_answer_quotes_two_sentences_of_one_passage_then_that_cita
     monkeypatch.setattr("rag_index.service.PRIMERS_DIR", primers)
     monkeypatch.setattr("rag_index.service.default_embedder", lambda settings: embedder)
     monkeypatch.setenv("TILLER_STATE_DIR", str(tmp_path / "state"))
-
     monkeypatch.setattr(out, "width", 1_000)  # one line per paragraph
 
-    with out.capture() as captured:
-        _demo_knowledge_base(load_settings())
+    result = CliRunner().invoke(app, ["ask", "How does a trailing stop work in a backtest?"])
 
-    lines = [line.strip() for line in captured.get().splitlines()]
-    answer = next(line for line in lines if line.startswith("A:"))
+    assert result.exit_code == 0, result.output
+    lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
     listed = [line.split("]")[0] + "]" for line in lines if line.startswith("[")]
-    assert answer.count("[1]") == 2, answer  # two quotes from one passage
+    assert lines[0].count("[1]") == 2, lines  # two quotes from one passage
     assert listed == ["[1]"], lines
 
 
