@@ -14,88 +14,29 @@ from tools.strategy._tokens import ClarifyError, Reader, RefusalError
 Cond = dict[str, Any]
 
 _CROSS = frozenset({"cross", "crosses", "crossed", "crossing"})
-_MOTION = frozenset(
-    {
-        "rises",
-        "rise",
-        "climbs",
-        "climb",
-        "jumps",
-        "jump",
-        "recovers",
-        "recover",
-        "bounces",
-        "bounce",
-        "pops",
-        "moves",
-        "move",
-        "goes",
-        "go",
-        "gets",
-        "get",
-        "breaks",
-        "break",
-        "comes",
-        "come",
-        "pushes",
-        "turns",
-        "turn",
-        "becomes",
-        "falls",
-        "fall",
-        "drops",
-        "drop",
-        "dips",
-        "dip",
-        "sinks",
-        "sink",
-        "slips",
-        "declines",
-        "decline",
-        "tumbles",
-        "plunges",
-    }
-)
-_AUX = frozenset(
-    {
-        "is",
-        "are",
-        "was",
-        "be",
-        "stays",
-        "stay",
-        "remains",
-        "remain",
-        "sits",
-        "holds",
-        "trades",
-        "closes",
-        "does",
-        "do",
-        "has",
-        "have",
-    }
-)
+# fmt: off
+_MOTION = frozenset({
+    "rises", "rise", "climbs", "climb", "jumps", "jump", "recovers", "recover", "bounces",
+    "bounce", "pops", "moves", "move", "goes", "go", "gets", "get", "breaks", "break",
+    "comes", "come", "pushes", "turns", "turn", "becomes", "falls", "fall", "drops", "drop",
+    "dips", "dip", "sinks", "sink", "slips", "declines", "decline", "tumbles", "plunges",
+})
+_AUX = frozenset({
+    "is", "are", "was", "be", "stays", "stay", "remains", "remain", "sits", "holds",
+    "trades", "closes", "does", "do", "has", "have",
+})
+# fmt: on
 _ABOVE = frozenset({"above", "over"})
 _BELOW = frozenset({"below", "under", "beneath", "underneath"})
 _MORE = frozenset({"greater", "higher", "more", "bigger", "larger"})
 _LESS = frozenset({"less", "lower", "smaller", "fewer"})
+# fmt: off
 _AND = (
-    ("and", "also"),
-    ("and", "if"),
-    ("and", "when"),
-    ("and", "while"),
-    ("but", "only", "if"),
-    ("but", "only", "when"),
-    ("only", "if"),
-    ("provided", "that"),
-    ("provided",),
-    ("as", "long", "as"),
-    ("and",),
-    ("while",),
-    ("but",),
-    ("&",),
+    ("and", "also"), ("and", "if"), ("and", "when"), ("and", "while"), ("but", "only", "if"),
+    ("but", "only", "when"), ("only", "if"), ("provided", "that"), ("provided",),
+    ("as", "long", "as"), ("and",), ("while",), ("but",), ("&",),
 )
+# fmt: on
 _OR = (("or", "if"), ("or", "when"), ("or",))
 _VAGUE = {
     "oversold": "Oversold by which measure? e.g. 'RSI(14) drops below 30'.",

@@ -43,60 +43,17 @@ _HEADER = re.compile(
     r'^\s*strategy\s+("(?:[^"\\]|\\.)*")(?:\s*,\s*described\s+as\s+("(?:[^"\\]|\\.)*"))?\s*[.:]?',
     re.IGNORECASE | re.DOTALL,
 )
+MAX_TEXT = 20_000
 _SEPARATORS = frozenset({".", ";", ",", ":", "and", "then", "but", "also", "so", "&"})
-_FILLERS = frozenset(
-    {
-        "please",
-        "i",
-        "we",
-        "you",
-        "us",
-        "want",
-        "would",
-        "like",
-        "to",
-        "should",
-        "strategy",
-        "a",
-        "an",
-        "the",
-        "that",
-        "which",
-        "my",
-        "simply",
-        "just",
-        "it",
-        "can",
-        "could",
-        "create",
-        "build",
-        "write",
-        "backtest",
-        "test",
-        "run",
-        "use",
-        "rules",
-        "rule",
-        "here",
-        "is",
-        "are",
-        "following",
-        "preset",
-        "system",
-        "me",
-        "always",
-        "do",
-        "will",
-        "with",
-        "using",
-        "plus",
-        "add",
-        "set",
-        "put",
-        "place",
-        "apply",
-    }
-)
+# fmt: off
+_FILLERS = frozenset({
+    "please", "i", "we", "you", "us", "want", "would", "like", "to", "should", "strategy",
+    "a", "an", "the", "that", "which", "my", "simply", "just", "it", "can", "could",
+    "create", "build", "write", "backtest", "test", "run", "use", "rules", "rule", "here",
+    "is", "are", "following", "preset", "system", "me", "always", "do", "will", "with",
+    "using", "plus", "add", "set", "put", "place", "apply",
+})
+# fmt: on
 _PRESETS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("buy", "and", "hold"), "buy-hold"),
     (("buy", "&", "hold"), "buy-hold"),
@@ -110,34 +67,13 @@ _PRESETS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("macd", "trend", "follower"), "macd-trend"),
     (("macd", "trend"), "macd-trend"),
 )
-_INTENT = frozenset(
-    {words[0] for words, _ in LEADS}
-    | {
-        "hold",
-        "sma",
-        "ema",
-        "rsi",
-        "macd",
-        "bollinger",
-        "atr",
-        "roc",
-        "moving",
-        "average",
-        "crossover",
-        "cross",
-        "crosses",
-        "golden",
-        "death",
-        "momentum",
-        "strategy",
-        "trade",
-        "trading",
-        "oversold",
-        "overbought",
-        "dip",
-        "trend",
-    }
-)
+# fmt: off
+_INTENT = frozenset({words[0] for words, _ in LEADS} | {
+    "hold", "sma", "ema", "rsi", "macd", "bollinger", "atr", "roc", "moving", "average",
+    "crossover", "cross", "crosses", "golden", "death", "momentum", "strategy", "trade",
+    "trading", "oversold", "overbought", "dip", "trend",
+})
+# fmt: on
 _ROLE_WORDS = {"entry": "buy", "exit": "sell", "short_entry": "short", "short_exit": "cover"}
 _DEFAULTS = (
     ("direction", "long only"),
@@ -153,6 +89,11 @@ def parse_strategy_text(text: str) -> ParseOutcome:
     or a refusal with its reason. Offline, deterministic, labelled "offline rules"."""
     if not text.strip():
         return refusal("the text is empty", VOCABULARY_HINT)
+    if len(text) > MAX_TEXT:
+        return refusal(
+            f"{len(text):,} characters is too long for a strategy (at most {MAX_TEXT:,})",
+            "describe the rules in a few sentences",
+        )
     guarded = limits_refusal(text)
     if guarded is not None:
         return guarded
@@ -161,6 +102,7 @@ def parse_strategy_text(text: str) -> ParseOutcome:
         header, rest = _header(text)
         body, names = extract_names(rest)
         settings = extract_settings(normalise(body))
+        notes.extend(settings.notes)
         data = _rules(settings, names, notes)
     except RefusalError as exc:
         return refusal(str(exc), exc.hint)

@@ -25,6 +25,7 @@ _FIELDS: dict[tuple[str, ...], str] = {
     ("opening", "price"): "open",
     ("stock", "price"): "close",
     ("share", "price"): "close",
+    ("stock",): "close",
     ("price",): "close",
     ("prices",): "close",
     ("close",): "close",
@@ -35,7 +36,7 @@ _FIELDS: dict[tuple[str, ...], str] = {
     ("lows",): "low",
     ("volume",): "volume",
 }
-_FIELD_NOTE = "'price' read as the closing price"
+_FIELD_NOTE = "'{}' read as the closing price"
 # Kind phrases, longest first. Values: (kind, output or None, note when the reading is
 # a default rather than what was written).
 _KINDS: tuple[tuple[tuple[str, ...], tuple[str, str | None, str | None]], ...] = (
@@ -144,8 +145,8 @@ def _field(r: Reader) -> str | None:
     r.take_any({"the", "its"})
     for words, name in _FIELDS.items():
         if r.take(*words):
-            if words[0].startswith("price") or words[-1].startswith("price"):
-                r.ctx.note(_FIELD_NOTE)
+            if name == "close" and words[0] not in ("close", "closing"):
+                r.ctx.note(_FIELD_NOTE.format(" ".join(words)))
             return name
     r.i = start
     return None

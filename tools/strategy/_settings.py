@@ -174,6 +174,8 @@ def _vol_target(m: re.Match[str], s: Settings, rest: str) -> int:
         used = tail.end()
     if "lookback" not in sizing:
         s.notes.append("volatility measured over the last 20 bars (the default)")
+    if "max_fraction" not in sizing:
+        s.notes.append("volatility-targeted positions capped at 100% of equity (the default)")
     s.set("sizing", sizing)
     return used
 
@@ -191,6 +193,12 @@ _PATTERNS: list[tuple[str, _Handler]] = [
     (rf"\b{NUM}\s+{_TP}{_TAIL}", _percent_setter("take_profit", "the take profit")),
     (
         rf"\b(?:a\s+|the\s+)?{_TP}\s*(?:of|at|=|:|is|to)?\s*{NUM}(?:\s+(?:profit|gain))?{_TAIL}",
+        _percent_setter("take_profit", "the take profit"),
+    ),
+    # A bare "target" is a profit target; volatility targets were read before these.
+    (rf"\b{NUM}\s+target\b{_TAIL}", _percent_setter("take_profit", "the take profit")),
+    (
+        rf"\b(?:a\s+|the\s+)?target\s*(?:of|at|=|:|is)?\s*{NUM}(?:\s+(?:profit|gain))?{_TAIL}",
         _percent_setter("take_profit", "the take profit"),
     ),
     (rf"\b(?:no|without\s+(?:a\s+|any\s+)?)\s*{_STOP}", _none_setter("stop_loss")),

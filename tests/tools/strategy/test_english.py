@@ -240,6 +240,8 @@ def test_only_short_rules_then_short_only_with_the_long_rules_reversed() -> None
         ("fees 10 bps", "fee_rate", 0.001),
         ("commission of 0.2% per trade", "fee_rate", 0.002),
         ("no fees", "fee_rate", 0.0),
+        ("fees 0.2% round trip", "fee_rate", 0.001),
+        ("with a 2% stop and a 6% target", "take_profit", 0.06),
         ("slippage 0.05%", "slippage", 0.0005),
         ("start with $50,000", "initial_cash", "50000"),
         ("initial capital 1m", "initial_cash", "1000000"),
@@ -256,6 +258,21 @@ def test_defaults_are_stated_in_the_notes() -> None:
     assert "no sell rule" in notes
     assert "defaults: long only, 100% of equity per position, fee 0.1% per fill" in notes
     assert "N-day window is N bars" in notes
+
+
+def test_volatility_target_without_lookback_or_cap_then_both_defaults_said() -> None:
+    outcome = parse_strategy_text("buy when RSI crosses above 30, target 20% volatility")
+    assert outcome.spec is not None
+    assert outcome.spec.model_dump()["sizing"]["lookback"] == 20
+    assert "volatility measured over the last 20 bars (the default)" in outcome.notes
+    assert any("capped at 100% of equity" in n for n in outcome.notes)
+
+
+def test_the_stock_or_the_price_then_the_close_and_a_note_saying_so() -> None:
+    outcome = parse_strategy_text("buy when the stock closes above its 200-day moving average")
+    assert outcome.spec is not None
+    assert outcome.spec.model_dump()["entry"] == {"op": "gt", "left": "close", "right": "sma200"}
+    assert "'stock' read as the closing price" in outcome.notes
 
 
 def test_plain_rsi_then_the_usual_window_is_assumed_and_said() -> None:
@@ -306,7 +323,9 @@ def test_two_open_points_then_one_question_asks_both() -> None:
 # --- refusals -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["what's the weather", "make me rich", "   ", "hello there"])
+@pytest.mark.parametrize(
+    "text", ["what's the weather", "make me rich", "   ", "hello there", "buy and hold " * 2000]
+)
 def test_not_a_strategy_then_a_refusal_saying_so(text: str) -> None:
     outcome = parse_strategy_text(text)
     assert outcome.kind == "refusal" and outcome.spec is None
