@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -71,9 +71,8 @@ def _llm_factory(c: Container) -> Iterator[Callable[[], LLMSession | None]]:
     if not c.settings.llm_enabled:
         yield lambda: None
         return
-    from agents.llm import build_chat_model
     from core.llm import LLMSession, ResponseCache
 
-    chat: Any = getattr(c, "chat_model", None) or build_chat_model(c.settings)
+    chat = c.chat_model
     with ResponseCache.open_default(c.settings) as cache:
         yield lambda: LLMSession.from_settings(chat, c.settings, cache=cache)

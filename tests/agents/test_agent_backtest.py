@@ -220,3 +220,31 @@ def test_backtest_cli_then_reports_json_and_leaves_the_users_ledger_untouched() 
     after = build()
     assert (after.ledger.audit.head(), after.ledger.balances(), after.ledger.orders()) == before
     assert not (after.settings.state_path / "checkpoints.sqlite3").exists()
+
+
+def _proposer_answers(body: dict[str, Any]) -> Any:
+    from tests.fakes.openai_server import Structured
+
+    return Structured({"proposals": [{"symbol": "AAPL", "side": "buy", "quantity": "3",
+                                      "rationale": "scripted", "confidence": 0.5}],
+                       "summary": "scripted: buy 3"})  # fmt: skip
+
+
+def test_backtest_with_an_llm_when_rerun_then_answers_come_from_the_cache_for_free() -> None:
+    from app.bootstrap import build
+    from app.services.agent_backtest import AgentBacktestRequest, backtest_agent_run
+    from tests.fakes.openai_server import FakeOpenAI, llm_overrides
+
+    request = AgentBacktestRequest(symbol="AAPL", start=_utc("2012-01-01"),
+                                   end=_utc("2012-01-20"), knowledge_base=False)  # fmt: skip
+    with FakeOpenAI(_proposer_answers) as server:
+        first = backtest_agent_run(build(**llm_overrides(server)), request)
+        asked = len(server.requests)
+        again = backtest_agent_run(build(**llm_overrides(server)), request)
+
+    assert first.reasoned_by == "LLM test-model" and first.decisions == 3
+    assert asked == first.llm.calls == 3 and first.llm.cached == 0
+    assert first.llm.prompt_tokens > 0 and first.trades >= 1
+    assert len(server.requests) == asked  # the rerun reached no model
+    assert again.llm.calls == again.llm.cached == 3 and again.llm.prompt_tokens == 0
+    assert again.steps == first.steps and again.fills == first.fills
