@@ -183,7 +183,8 @@ def _clauses(r: Reader, roles: dict[str, Cond]) -> str | None:
             r.take(",")
             r.take("then")
             lead = r.lead_at(r.i)
-            assert lead is not None
+            if lead is None:
+                raise _stray(r, False)
             r.i += lead[1]
             _assign(roles, lead[0], cond)
         else:
@@ -278,6 +279,8 @@ def _assemble(
     elif shorts and "direction" not in fields:
         fields["direction"] = "long_short"
         notes.append("long and short: short rules were given")
+    elif shorts and fields["direction"] == "long_only":
+        notes.append("long only: the short rules are kept but never used")
     if "exit" not in roles:
         notes.append("no sell rule: a position closes only at a stop, a target or the end")
     _note_defaults(s, notes, fields)

@@ -113,7 +113,7 @@ def operand(r: Reader, hint: str | float | None) -> str | float | None:
         return tok.text
     if tok.kind == "num" and not _window_follows(r):
         r.i += 1
-        if tok.unit in ("bps",):
+        if tok.unit == "bps":
             raise RefusalError(f"a threshold in basis points ({tok.text} bps) is not supported")
         return float(Decimal(tok.text))
     if tok.kind != "word":
@@ -175,7 +175,7 @@ def descriptor(r: Reader, hint: str | float | None, whole: bool = False) -> str 
     window, position, source, vague = _before_kind(r)
     found = _kind(r)
     if found is None:
-        return _elided(r, start, det, window, hint)
+        return _elided(r, start, window, hint)
     kind, output, note = found
     params = _params(r)
     if params is None and window is None and kind in _PARAMS and len(_PARAMS[kind]) == 1:
@@ -255,9 +255,7 @@ def _kind(r: Reader) -> tuple[str, str | None, str | None] | None:
     return None
 
 
-def _elided(
-    r: Reader, start: int, det: str | None, window: int | None, hint: str | float | None
-) -> str | None:
+def _elided(r: Reader, start: int, window: int | None, hint: str | float | None) -> str | None:
     """ "the 50-day" after "the 10-day moving average": the same kind of indicator."""
     if window is None:
         r.i = start
@@ -376,9 +374,13 @@ def _build(
             if not vague
             else f"Which windows for the fast and slow averages? e.g. '{example}'."
         )
-    if params is None and window is None and kind in _DEFAULTS:
-        shown = ", ".join(number_text(float(v)) for v in _DEFAULTS[kind].values())
+    assumed = {n: v for n, v in _DEFAULTS.get(kind, {}).items() if n not in ind}
+    if len(assumed) == len(_DEFAULTS.get(kind, {1: 1})):
+        shown = ", ".join(number_text(float(v)) for v in assumed.values())
         r.ctx.note(f"{_KIND_WORDS[kind]} with the usual settings ({shown}) assumed")
+    elif assumed:
+        shown = ", ".join(f"{n} {number_text(float(v))}" for n, v in assumed.items())
+        r.ctx.note(f"{_KIND_WORDS[kind]} {shown} assumed (the usual setting)")
     return ind
 
 

@@ -338,9 +338,12 @@ def test_unknown_condition_then_a_refusal_quoting_it() -> None:
     assert "'the moon is full'" in (outcome.reason or "")
 
 
-def test_words_left_over_then_refused_rather_than_ignored() -> None:
-    outcome = parse_strategy_text("buy when RSI crosses above 30. Never trade on Mondays.")
-    assert outcome.kind == "refusal"
+@pytest.mark.parametrize(
+    "text",
+    ["buy when RSI crosses above 30. Never trade on Mondays.", "when rsi is below 30 70, buy"],
+)
+def test_words_left_over_then_refused_rather_than_ignored(text: str) -> None:
+    assert parse_strategy_text(text).kind == "refusal"
 
 
 @pytest.mark.parametrize(
@@ -432,10 +435,11 @@ SALAD = (  # words to shuffle: vocabulary, out of order
 @settings(max_examples=60, deadline=None)
 @given(
     st.text(max_size=60)
-    | st.lists(
-        st.sampled_from(SALAD.split()),
-        max_size=20,
-    ).map(" ".join)
+    | st.tuples(
+        st.sampled_from(["", "when ", "buy when ", "let fast be "]),
+        st.lists(st.sampled_from(SALAD.split()), max_size=16).map(" ".join),
+        st.sampled_from(["", ", buy", ", then sell", ", sell when it crosses back below"]),
+    ).map("".join)
 )
 def test_any_text_then_an_outcome_never_an_exception(text: str) -> None:
     outcome = parse_strategy_text(text)
