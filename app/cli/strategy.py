@@ -51,8 +51,10 @@ class StrategyUnclearError(ConfigError):
 @app.command("parse")
 @handle_errors
 def parse(text: TextArg, json_: JsonOpt = False) -> None:
-    """Read TEXT into a validated strategy spec; ask back when it is ambiguous (exit 0);
-    refuse when it cannot be a strategy or touches risk limits (exit 2)."""
+    """Read TEXT into a validated strategy spec, or ask back, or refuse.
+
+    A question (which window? what stop?) exits 0; a refusal (not a strategy, or text
+    that touches risk limits) exits 2 with the reason and a hint."""
     outcome = _read(text)
     if json_:
         print_json(outcome_json(outcome))
@@ -71,8 +73,10 @@ def backtest(
     equity_curve: Annotated[bool, typer.Option(help="Include the equity curve in JSON.")] = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Read TEXT into a strategy, show it, and backtest it on stored bars: signals at each
-    close, fills at the next open, costs included (the `tiller backtest` engine and report)."""
+    """Read TEXT into a strategy, show it, and backtest it on stored bars.
+
+    The `tiller backtest` engine and report: signals at each close, fills at the next
+    open, costs included. A question or a refusal exits 2."""
     from app.cli.backtest import print_report
     from tools.backtest import run_backtest
 
