@@ -111,7 +111,14 @@ def _with_brief(ctx: AgentContext, report: AnalystReport) -> AnalystReport:
     assert ctx.llm is not None
     if not report.evidence:
         return report
-    text = ctx.llm.complete(analyst_messages(report), purpose="analyst.brief")
+    from core.errors import UnavailableError
+    from core.llm import BudgetExhaustedError
+
+    try:
+        text = ctx.llm.complete(analyst_messages(report), purpose="analyst.brief")
+    except (BudgetExhaustedError, UnavailableError) as exc:
+        note = f"no LLM brief ({exc}); the extractive findings stand"
+        return report.model_copy(update={"notes": [*report.notes, note]})
     given = {c.n for c in report.evidence}
     cleaned = _CITED.sub(lambda m: m.group(0) if int(m.group(1)) in given else "", text)
     notes = list(report.notes)

@@ -42,13 +42,14 @@ def proposer(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any
                 "; ".join(f"{p.side} {p.quantity} {p.symbol}" for p in proposals) or "nothing"
             )
     else:
+        from core.errors import UnavailableError
         from core.llm import BudgetExhaustedError, StructuredOutputError
 
         by = f"LLM {ctx.llm.model_name}"
         try:
             answer = _ask_llm(ctx, state, denied)
             proposals, summary = answer.proposals, answer.summary
-        except (StructuredOutputError, BudgetExhaustedError) as exc:
+        except (StructuredOutputError, BudgetExhaustedError, UnavailableError) as exc:
             proposals, summary = [], f"no trade: {exc}"
             notes.append(f"proposer: {exc}")
     sized = [_sized(p, state["snapshots"]) for p in proposals]
