@@ -34,6 +34,8 @@ class Account:
 
 
 def read_account(ctx: AgentContext) -> Account:
+    if ctx.account is not None:  # a replay decides on the account as it was recorded
+        return ctx.account
     ledger = ctx.executor().ledger
     balances = {b.currency: b.free + b.used for b in ledger.balances(venue=ctx.venue)}
     cash = balances.get(ctx.currency, ctx.initial_cash)

@@ -215,3 +215,23 @@ def _print_view(view: dict[str, Any]) -> None:
         out.print(f"[dim]note: {safe(note)}[/]")
     if view.get("next_step"):
         out.print(f"\n[bold]Next:[/] {view['next_step']}")
+
+
+@runs_app.command()
+@handle_errors
+def replay(run_id: Annotated[str, typer.Argument()], json_: JsonOpt = False) -> None:
+    """Re-execute a run's decision from its record (recorded LLM answers, the account as it
+    was, the same clock) up to the risk gate, and report any difference. Nothing is sent."""
+    from app.services.replay import replay_run
+
+    report = replay_run(container(), run_id)
+    if json_:
+        print_json(report.model_dump(mode="json"))
+        return
+    if report.identical:
+        out.print(f"[green]identical[/]: {', '.join(report.compared)} reproduced "
+                  f"({report.llm_calls_replayed} recorded LLM call(s) replayed)")  # fmt: skip
+        return
+    out.print(f"[yellow]{len(report.differences)} difference(s)[/]:")
+    for d in report.differences:
+        out.print(f"  {safe(d)}", highlight=False)

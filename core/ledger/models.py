@@ -144,13 +144,28 @@ class RunRow(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), index=True)
-    started_at: Mapped[datetime]
+    started_at: Mapped[datetime] = mapped_column(index=True)
     finished_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16))
     inputs: Mapped[dict[str, Any]]
     data_hashes: Mapped[dict[str, Any]]
     outputs: Mapped[dict[str, Any] | None]
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class RunEventRow(Base):
+    """One event of an agent run (core/ledger/runlog.py), its digest also in the audit log."""
+
+    __tablename__ = "run_events"
+
+    run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column()
+    node: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    digest: Mapped[str] = mapped_column(String(64))
+    audit_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class RiskStateRow(Base):

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, String, func, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import func, select
 
 from core.ledger._canonical import to_jsonable
 from core.ledger.audit import AuditKind
 from core.ledger.ledger import Ledger
-from core.ledger.models import Base, RunRow
+from core.ledger.models import RunEventRow, RunRow
 from core.ledger.records import RunRecord, RunStatus
 
 # Event kinds that have an audit kind of their own; anything else is audited as a tool call.
@@ -32,19 +31,6 @@ _AUDIT_KIND = {
     "decision": AuditKind.DECISION, "human_action": AuditKind.HUMAN_ACTION,
     "error": AuditKind.ERROR,
 }  # fmt: skip
-
-
-class RunEventRow(Base):
-    __tablename__ = "run_events"
-
-    run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id"), primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    node: Mapped[str] = mapped_column(String(32))
-    kind: Mapped[str] = mapped_column(String(32))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    digest: Mapped[str] = mapped_column(String(64))
-    audit_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -176,3 +176,16 @@ def test_an_exhausted_budget_stops_the_run_with_no_trade_and_says_so(llm) -> Non
     assert view["outcome"] == "no_trade"
     assert any("TILLER_LLM_MAX_TOKENS_PER_RUN" in n for n in view["report"]["notes"])
     assert script.requests == []  # refused before any request was made
+
+
+def test_a_run_with_an_llm_replays_from_its_record_without_the_model(llm) -> None:  # type: ignore[no-untyped-def]
+    from app.services.replay import replay_run
+
+    script = ByKind([proposal(quantity="5")])
+    c = llm(script)
+    view = start_run(c, RunRequest(symbols=["MSFT"]))
+    asked = len(script.requests)
+    report = replay_run(c, view.run_id)
+    assert report.identical, report.differences
+    assert report.llm_calls_replayed == asked
+    assert len(script.requests) == asked  # the model was not asked again

@@ -55,6 +55,7 @@ class RawSql:
             "positions",
             "balances",
             "runs",
+            "run_events",
             "risk_state",
             "audit_entries",
             "audit_head",

@@ -23,6 +23,7 @@ EXPECTED_TABLES = {
     "positions",
     "balances",
     "runs",
+    "run_events",
     "risk_state",
     "audit_entries",
     "audit_head",
