@@ -107,9 +107,9 @@ def backtest(
 
 
 def _read(text: str) -> ParseOutcome:
-    from tools.strategy import parse_strategy_text
+    from app.services.strategy import parse_strategy
 
-    outcome = parse_strategy_text(text)
+    outcome = parse_strategy(container(), text)
     if outcome.kind == "refusal":
         raise StrategyRefusedError(str(outcome.reason), hint=outcome.hint)
     return outcome
@@ -127,7 +127,11 @@ def outcome_json(outcome: ParseOutcome) -> dict[str, Any]:
 def show_outcome(outcome: ParseOutcome) -> None:
     from tools.strategy import render_strategy
 
-    label = f"[dim]({safe(outcome.source)}, no LLM)[/]" if outcome.source == "offline rules" else ""
+    label = (
+        f"[dim]({safe(outcome.source)}, no LLM)[/]"
+        if outcome.source == "offline rules"
+        else "[dim](read by the LLM, checked by the offline validator)[/]"
+    )
     if outcome.spec is None:
         out.print(f"[bold]Question[/] {label}: {safe(outcome.question)}", soft_wrap=True)
         out.print("Nothing was read into a strategy yet: answer in the text and run again.")

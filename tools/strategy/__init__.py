@@ -2,7 +2,7 @@
 their plain-English form (parsed offline, rendered canonically)."""
 
 from tools.strategy._english import parse_strategy_text
-from tools.strategy._outcome import ParseOutcome, validate_llm_spec
+from tools.strategy._outcome import ParseOutcome, limits_refusal, validate_llm_spec
 from tools.strategy._presets import preset, preset_names
 from tools.strategy._render import render_strategy
 from tools.strategy._signals import compute_indicators, evaluate, signals
@@ -13,6 +13,7 @@ __all__ = [
     "StrategySpec",
     "compute_indicators",
     "evaluate",
+    "limits_refusal",
     "parse_spec",
     "parse_strategy_text",
     "preset",
