@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any, ParamSpec, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
@@ -116,6 +117,10 @@ class Failure:
         if isinstance(exc, typer.TyperException):
             hint = "run the command with --help to see its arguments and options"
             return cls("usage_error", exc.format_message(), hint, exc.exit_code)
+        if isinstance(exc, ValidationError):
+            # A command's input checked by a pydantic model (a request, a spec): say which
+            # fields are wrong, as a bad argument, rather than as a bug.
+            return cls("config_error", _invalid_fields(exc), None, ConfigError.exit_code)
         first = (str(exc).splitlines() or [""])[0][:300]
         message = f"internal error: {type(exc).__name__}: {first}"
         return cls("internal_error", message, f"details in {_log_internal_error(exc)}", 1)
@@ -123,6 +128,14 @@ class Failure:
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` error object: ``{"error": {"code", "message", "hint"}}``."""
         return {"error": {"code": self.code, "message": self.message, "hint": self.hint}}
+
+
+def _invalid_fields(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or exc.title
+        problems.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
+    return "invalid input: " + "; ".join(problems)
 
 
 def report_failure(exc: BaseException, *, as_json: bool) -> int:

@@ -31,8 +31,17 @@ app = typer.Typer(help="The knowledge base: filings, news and primers.", no_args
 app.command("sentiment")(_sentiment.sentiment)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _collection(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise typer.BadParameter("must not be empty (leave it out to search every collection)")
+    return value
+
+
 CollectionOpt = Annotated[
-    str | None, typer.Option("--collection", help="Only this collection (default: all).")
+    str | None,
+    typer.Option("--collection", help="Only this collection (default: all).", callback=_collection),
 ]
 TickerOpt = Annotated[list[str] | None, typer.Option("--ticker", help="Only these tickers.")]
 FormOpt = Annotated[list[str] | None, typer.Option("--form", help="Only these forms, e.g. 10-K.")]
@@ -138,11 +147,16 @@ def ingest(
     """Load, chunk, embed and store documents: SEC filings (iXBRL HTML, PDF), Markdown,
     news JSON Lines. Idempotent; a changed file replaces its passages; a bad file is
     reported and skipped (exit code 3 when any file failed)."""
-    from knowledge_base import loadable_files
+    from knowledge_base import SUPPORTED_SUFFIXES, loadable_files
 
     if not collection.strip():
         raise ConfigError("--collection must not be empty")
-    loadable_files(path)  # a wrong path is reported before the primers are ingested
+    # A wrong path is reported before the first opening ingests the primers.
+    if loadable_files(path) == [path] and path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise DataError(
+            f"{path}: unsupported file type {path.suffix or '(none)'!r}; "
+            f"supported: {', '.join(SUPPORTED_SUFFIXES)}"
+        )
     with _open_kb(quiet=json_) as kb, _progress(json_, str(path)) as progress:
         report = kb.ingest(path, collection, progress)
     if json_:
@@ -322,10 +336,17 @@ def _batch(kb: Any, path: Path, base: Any, k: int, mode: str) -> int:
 
 
 def _check_queries_file(path: Path) -> None:
-    if str(path) != "-" and not path.exists():
+    """A queries file that is missing, a folder or not text is refused before the first
+    opening of the knowledge base (which ingests the primers); stdin is read as it comes."""
+    if str(path) == "-":
+        return
+    if not path.exists():
         raise NotFoundError(f"{path}: no such file (--queries takes a JSON Lines file)")
-    if str(path) != "-" and not path.is_file():
+    if not path.is_file():
         raise ConfigError(f"{path}: not a file (--queries takes a JSON Lines file)")
+    with path.open(encoding="utf-8") as handle:
+        for _ in numbered_lines(handle, str(path)):
+            pass
 
 
 def _listify(value: Any) -> list[str]:

@@ -49,6 +49,9 @@ def sentiment(
         raise ConfigError("--fast picks the lexicon; leave out --model or drop --fast")
     if (text is None) == (file is None):
         raise ConfigError("give one text to score, or --file FILE (one text per line)")
+    if file is not None and str(file) != "-" and not file.is_file():
+        # Before the model loads (seconds): a wrong path is reported at once.
+        raise NotFoundError(f"{file} does not exist or is not a file")
     scorer = load_scorer("lexicon" if fast else resolve_model(model))
     if file is None:
         assert text is not None
@@ -57,8 +60,6 @@ def sentiment(
     if str(file) == "-":
         _score_lines(numbered_lines(sys.stdin, "stdin"), scorer, json_)
         return
-    if not file.is_file():
-        raise NotFoundError(f"{file} does not exist or is not a file")
     with file.open(encoding="utf-8", newline=None) as handle:
         _score_lines(numbered_lines(handle, str(file)), scorer, json_)
 
