@@ -115,7 +115,11 @@ def print_report(result: Any, title: str | None = None) -> None:
         ("volatility (ann.)", _pct(m["volatility"])),
         ("Sharpe / Sortino", f"{_num(m['sharpe'])} / {_num(m['sortino'])}"),
         ("max drawdown", _pct(m["max_drawdown"])),
-        ("longest drawdown", f"{m['max_drawdown_duration_days']:,.0f} days"),
+        (
+            "longest drawdown",
+            f"{m['max_drawdown_duration_days']:,.0f} days "
+            f"({m['max_drawdown_duration_bars']:,} bars)",
+        ),
         ("Calmar", _num(m["calmar"])),
         ("trades / win rate", f"{m['n_trades']} / {_pct(m['win_rate'])}"),
         ("exposure", _pct(m["exposure"])),

@@ -126,10 +126,37 @@ class SimResult:
     stats: tuple[float, float, float, float, int, int]
 
 
+def longest_drawdown_days(
+    equity: np.ndarray, open_times: np.ndarray, *, init_cash: float, bar_days: float
+) -> float:
+    """The longest time spent below a previous peak, in calendar days: from the open of
+    the first bar under water to the close of the last one. Weekends, holidays and missing
+    bars inside a drawdown count, which a count of bars times the bar length misses for
+    equities (a drawdown over a weekend is 2 daily bars but 4 days). ``open_times`` are
+    int64 nanoseconds since the epoch, one per bar."""
+    if len(equity) == 0:
+        return 0.0
+    peaks = np.maximum.accumulate(np.r_[init_cash, equity])[1:]
+    under = (equity < peaks).astype(np.int8)
+    edges = np.diff(np.r_[0, under, 0])
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    if len(starts) == 0:
+        return 0.0
+    spans_ns = open_times[ends] - open_times[starts] + bar_days * 86_400e9
+    return float(spans_ns.max() / 86_400e9)
+
+
 def compute_metrics(
-    sim: SimResult, *, init_cash: float, periods_per_year: float, bar_days: float
+    sim: SimResult,
+    *,
+    init_cash: float,
+    periods_per_year: float,
+    bar_days: float,
+    open_times: np.ndarray | None = None,
 ) -> dict[str, float | int | None]:
-    """Per-bar returns annualised with ``periods_per_year``; risk-free rate 0."""
+    """Per-bar returns annualised with ``periods_per_year``; risk-free rate 0. With the
+    bars' ``open_times`` (int64 ns) the drawdown duration in days is calendar days;
+    without, bars times ``bar_days`` (exact only for markets that never close)."""
     equity, raw_trades = sim.equity, sim.trades
     fees_paid, notional = sim.fees_paid, sim.notional
     n = len(equity)
@@ -153,7 +180,9 @@ def compute_metrics(
         "sortino": mean / downside * root if downside > 0 else None,
         "max_drawdown": max_dd,
         "max_drawdown_duration_bars": int(dd_len),
-        "max_drawdown_duration_days": float(dd_len * bar_days),
+        "max_drawdown_duration_days": float(dd_len * bar_days)
+        if open_times is None
+        else longest_drawdown_days(equity, open_times, init_cash=init_cash, bar_days=bar_days),
         "calmar": annual / max_dd if max_dd > 0 else None,
         "n_trades": len(raw_trades),
         "win_rate": win_rate,

@@ -97,7 +97,7 @@ def run_backtest(
     init = float(spec.initial_cash)
     metrics = compute_metrics(
         sim, init_cash=init, periods_per_year=ppy,
-        bar_days=Timeframe(timeframe).seconds / 86400,
+        bar_days=Timeframe(timeframe).seconds / 86400, open_times=index.as_unit("ns").asi8,
     )  # fmt: skip
     return BacktestResult(
         symbol=str(symbol),

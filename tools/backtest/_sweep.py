@@ -54,6 +54,7 @@ def sweep(
     bars = {c: np.ascontiguousarray(frame[c].to_numpy(dtype="float64")) for c in frame.columns}
     ppy = periods_per_year(symbol, timeframe)
     bar_days = Timeframe(timeframe).seconds / 86400
+    open_times = pd.DatetimeIndex(frame.index).as_unit("ns").asi8
     cache: IndicatorCache = {}
     for one in specs:  # fill the cache up front so threads only read it
         signals(one, bars, cache)
@@ -62,8 +63,9 @@ def sweep(
         sig = signals(one, bars, cache)
         sim = run_arrays(one, bars, sig, ppy)
         metrics = compute_metrics(
-            sim, init_cash=float(one.initial_cash), periods_per_year=ppy, bar_days=bar_days
-        )
+            sim, init_cash=float(one.initial_cash), periods_per_year=ppy, bar_days=bar_days,
+            open_times=open_times,
+        )  # fmt: skip
         return {**metrics, "final_equity": float(sim.equity[-1])}
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
