@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -160,6 +160,21 @@ def meaningful_title(title: str | None) -> str | None:
     if not title or _GENERIC_TITLE.match(title):
         return None
     return title
+
+
+# A publication date later than this after the moment of loading is a typo (2099), not
+# news: it would sit after every real document and win every point-in-time query.
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+def future_date_problem(published_at: datetime | None, now: datetime) -> str | None:
+    """Why ``published_at`` cannot be right, or None when it can."""
+    if published_at is None or published_at <= now + FUTURE_TOLERANCE:
+        return None
+    return (
+        f"published_at {published_at.isoformat()} is in the future (now is "
+        f"{now.isoformat(timespec='seconds')}); fix the date"
+    )
 
 
 def parse_published(value: str, *, require_time: bool) -> datetime:

@@ -22,11 +22,13 @@ who published it.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from knowledge_base._filing_meta import (
     Meta,
+    future_date_problem,
     metadata_sources,
     missing_fields,
     normalise_tickers,
@@ -99,6 +101,9 @@ def _item_document(path: Path, line: str) -> Document:
         published_at = parse_published(published, require_time=True) if published else None
     except ValueError as exc:
         raise _BadItemError(f"item {item_id!r}: {exc}") from None
+    problem = future_date_problem(published_at, datetime.now(UTC))
+    if problem:
+        raise _BadItemError(f"item {item_id!r}: {problem}")
     title = clean_line(_string(item, "title") or "")
     publisher = clean_line(_string(item, "source") or "")
     if title and publisher:

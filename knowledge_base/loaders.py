@@ -23,6 +23,7 @@ recursively in sorted order, so the same folder always loads the same way.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from core.errors import DataError, NotFoundError
@@ -163,6 +164,13 @@ def _load_one(path: Path) -> LoadReport:
         document = _LOADERS[suffix](path, data)
     except DataError as exc:
         return LoadReport(errors=[LoadError(str(path), _without_source(str(exc), path))])
+    from knowledge_base._filing_meta import future_date_problem
+
+    problem = future_date_problem(document.published_at, datetime.now(UTC))
+    if problem:
+        where = document.metadata_sources.get("published_at")
+        taken = f" (taken from the {where})" if where else ""
+        return LoadReport(errors=[LoadError(str(path), problem + taken)])
     return LoadReport(documents=[document])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -121,9 +122,14 @@ def parse_times(col: pd.Series, source: str, row_offset: int) -> pd.DatetimeInde
 
 
 def read_bar_file(
-    path: Path, *, symbol: str | None = None, timeframe: str | None = None
+    path: Path,
+    *,
+    symbol: str | None = None,
+    timeframe: str | None = None,
+    now: datetime | None = None,
 ) -> ParsedFile:
-    """Read, map columns, parse times, validate. Errors name the file and the row."""
+    """Read, map columns, parse times, validate. Errors name the file and the row. A bar
+    that opens later than ``now`` (default: the system clock) plus one bar is refused."""
     source = str(path)
     if not path.exists():
         raise DataError(f"{source}: no such file")
@@ -155,13 +161,8 @@ def read_bar_file(
         raise DataError(str(exc)) from exc
     if sym is None:
         raise DataError(f"{source}: cannot tell the symbol from the file name; pass --symbol")
-    inferred = Timeframe(_seconds_to_tf(infer_timeframe_seconds(frame.index)))
-    tf = Timeframe(timeframe) if timeframe else (name_tf or inferred)
-    if tf.seconds != inferred.seconds and len(frame) > 2:
-        raise DataError(
-            f"{source}: the file name or --timeframe says {tf} but most bars are {inferred} "
-            "apart; pass the right --timeframe"
-        )
+    tf = _timeframe(frame.index, Timeframe(timeframe) if timeframe else name_tf, source)
+    _refuse_future(frame.index, tf, now or datetime.now(UTC), source, row_offset)
     misaligned = (frame.index.as_unit("s").asi8 % min(tf.seconds, 86400)) != 0
     if misaligned.any():
         pos = int(np.flatnonzero(misaligned)[0])
@@ -170,6 +171,54 @@ def read_bar_file(
             "boundary (UTC); bar times must be bar open times"
         )
     return ParsedFile(symbol=sym, timeframe=tf, frame=frame, dropped_columns=dropped)
+
+
+# A bar spaced this many bars or more from its neighbour in a small file means the file
+# holds coarser bars than it is said to (a daily file imported as 1h): more than a long
+# weekend of closed market (4 daily bars) can explain.
+_MAX_SPACING_BARS = 5
+
+
+def _timeframe(index: pd.DatetimeIndex, given: Timeframe | None, source: str) -> Timeframe:
+    """The file's timeframe: the one given (--timeframe or the file name), checked against
+    the bar spacing whatever the number of rows, or the spacing itself."""
+    if len(index) < 2:
+        if given is None:
+            raise DataError(
+                f"{source}: one bar cannot show its timeframe; pass --timeframe (e.g. 1d)"
+            )
+        return given
+    inferred = Timeframe(_seconds_to_tf(infer_timeframe_seconds(index)))
+    if given is None:
+        return inferred
+    diffs = np.diff(index.as_unit("s").asi8)
+    smallest = int(diffs[diffs > 0].min())
+    if (
+        smallest < given.seconds
+        or smallest >= _MAX_SPACING_BARS * given.seconds
+        or (len(index) > 2 and inferred.seconds != given.seconds)
+    ):
+        raise DataError(
+            f"{source}: the file name or --timeframe says {given} but most bars are "
+            f"{inferred} apart (the closest two {_seconds_to_tf(smallest)}); pass the right "
+            "--timeframe"
+        )
+    return given
+
+
+def _refuse_future(
+    index: pd.DatetimeIndex, tf: Timeframe, now: datetime, source: str, row_offset: int
+) -> None:
+    """Bars dated in the future (a typo such as 2099) would sit after every real bar and
+    dominate backtests and answers; a bar may open at most one bar after ``now``."""
+    limit = pd.Timestamp(now) + tf.delta
+    late = index > limit
+    if late.any():
+        pos = int(np.flatnonzero(late)[0])
+        raise DataError(
+            f"{source}: row {pos + row_offset}: {index[pos].isoformat()} is in the future "
+            f"(now is {pd.Timestamp(now).isoformat(timespec='seconds')}); fix the date"
+        )
 
 
 def _seconds_to_tf(seconds: int) -> str:
