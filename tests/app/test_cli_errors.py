@@ -230,3 +230,21 @@ def test_command_without_its_own_boundary_still_shows_no_traceback() -> None:
     assert result.exit_code == 1 and not isinstance(result.exception, ValueError)
     assert json_error(result.stdout)["code"] == "internal_error"
     assert "Traceback" not in result.stderr
+
+
+def test_fee_of_nan_then_refused_as_not_finite_instead_of_zero_trades() -> None:
+    code, out, _ = invoke("backtest", "--preset", "buy-hold", "--fee", "nan", "--json")
+    assert code == 2
+    assert "fee_rate: Input should be a finite number" in str(json_error(out)["message"])
+
+
+def test_audit_verify_on_a_file_that_is_not_a_database_then_audit_broken_object(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = tmp_path / "ledger.sqlite3"
+    ledger.write_bytes(bytes(range(256)) * 16)
+    monkeypatch.setenv("TILLER_DATABASE_URL", f"sqlite:///{ledger}")
+    code, out, err = invoke("audit", "verify", "--json")
+    assert code == 9 and "Traceback" not in err
+    error = json_error(out)
+    assert error["code"] == "audit_broken" and "not a readable database" in str(error["message"])
