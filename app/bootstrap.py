@@ -17,6 +17,7 @@ from core.types import Instrument, Symbol
 from tools.market_data import BarStore, ensure_bundled, open_store
 
 if TYPE_CHECKING:
+    from agents.signals import ModelCache
     from core.ledger import Ledger
     from core.llm import ChatModel
     from policies.risk import Limits, TokenSigner
@@ -136,6 +137,14 @@ class Container:
             broker=self.broker_at(clock), ledger=self.ledger, signer=self.signer,
             limits=self.limits, clock=clock, initial_equity=self.settings.paper_cash,
         )  # fmt: skip
+
+    @cached_property
+    def model_cache(self) -> ModelCache:
+        """Loaded forecasters and policies, shared by every run of this process (an API
+        or autopilot process would otherwise reload them for each run)."""
+        from agents.signals import ModelCache
+
+        return ModelCache()
 
     @cached_property
     def knowledge_base(self) -> KnowledgeBase:

@@ -3,10 +3,7 @@ them so ``tiller --help`` stays fast."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import typer
-from rich.markup import escape
 
 from app.cli import audit as _audit
 from app.cli import backtest as _backtest
@@ -18,9 +15,6 @@ from app.cli import risk as _risk
 from app.cli import run as _run
 from app.cli import strategy as _strategy
 from app.cli._common import TillerGroup, handle_errors, out
-
-if TYPE_CHECKING:
-    from core.settings import Settings
 
 app = typer.Typer(
     name="tiller",
@@ -70,23 +64,6 @@ def demo() -> None:
         "`tiller audit verify`, `tiller backtest --preset sma-cross --symbol AAPL`, "
         '`tiller ask "How does a trailing stop work in a backtest?"`.'
     )
-
-
-def _demo_knowledge_base(store_settings: Settings) -> None:
-    """Ingest the bundled primers (once) and answer one question from them, offline."""
-    from rag_index.service import KnowledgeBase
-
-    question = "How does a trailing stop work in a backtest?"
-    with KnowledgeBase.open(store_settings) as kb:
-        report = kb.ensure_primers()
-        answer = kb.ask(question, use_llm=False)
-        primers = len(kb.documents("primers"))
-    out.print(
-        f"\n[bold]Knowledge base[/] — {primers} bundled primers searchable "
-        f"({len(report.added)} ingested now, {len(report.unchanged)} already in).\n"
-        f"[bold]Q:[/] {question}\n[bold]A:[/] {escape(answer.text)}"
-    )
-    _kb.print_citations(answer)
 
 
 @app.command()

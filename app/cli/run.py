@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from app.cli import run_backtest as _run_backtest
 from app.cli._common import container, err, handle_errors, out, print_json, safe
 from core.errors import ConfigError
 from core.timeutil import parse_utc
@@ -21,6 +22,7 @@ app = typer.Typer(
     no_args_is_help=False,
 )
 runs_app = typer.Typer(help="The record of agent runs.", no_args_is_help=True)
+app.command("backtest")(_run_backtest.backtest)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 

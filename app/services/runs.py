@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from agents.models import ApprovalDecision, RunRequest
 from core.clock import Clock
-from core.errors import NotFoundError
+from core.errors import ConfigError, NotFoundError
 from core.types import Timeframe
 
 if TYPE_CHECKING:
@@ -42,6 +42,22 @@ class RunView(BaseModel):
     next_step: str | None = None
 
 
+class RunStateError(ConfigError):
+    """The run is not in a state that allows this (finished, or not waiting for an
+    approval). The API answers 409; the CLI exits 2 like any other refused argument."""
+
+
+class RunEventView(BaseModel):
+    """One event of a run's record, as it happened."""
+
+    seq: int
+    at: datetime
+    node: str
+    kind: str
+    payload: dict[str, Any]
+    digest: str
+
+
 def _code_version() -> str:
     from importlib.metadata import version
 
@@ -63,6 +79,7 @@ def make_context(c: Container, clock: Clock, run_id: str) -> AgentContext:
     from tools.policy import SHIPPED_DIR as POLICIES
     from tools.policy import user_registry as policy_registry
 
+    _one_torch_thread()
     recorder = RunRecorder(RunLog(c.ledger), run_id)
     state = c.settings.state_path
     return AgentContext(
@@ -72,11 +89,20 @@ def make_context(c: Container, clock: Clock, run_id: str) -> AgentContext:
         policy_roots=[policy_registry(state), POLICIES],
         kb=c.knowledge_base, llm=_llm_session(c, recorder), recorder=recorder,
         currency=c.settings.paper_currency, initial_cash=c.settings.paper_cash,
+        models=c.model_cache,
     )  # fmt: skip
 
 
+def _one_torch_thread() -> None:
+    """The models are tiny: on a 2-core machine one thread is 3x faster per run than two
+    when anything else holds a core (bench/agents.py), and never slower alone."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def _llm_session(c: Container, recorder: Any) -> Any:
-    chat = getattr(c, "chat_model", None)
+    chat = c.chat_model
     if chat is None:
         return None
     from core.llm import LLMSession
@@ -117,9 +143,27 @@ def start_run(c: Container, request: RunRequest, progress: Progress | None = Non
         return _view(c, r, r.start(request, progress))
 
 
+def begin_run(c: Container, request: RunRequest, origin: dict[str, Any] | None = None) -> RunView:
+    """Record a run without running it (``drive_run`` does, usually in a worker).
+    ``origin`` (who asked, through which surface) is kept in the run's inputs."""
+    with runner(c) as r:
+        run_id = r.begin(request, {"origin": origin} if origin else None)
+    return show_run(c, run_id, events=False)
+
+
+def drive_run(c: Container, run_id: str, progress: Progress | None = None) -> RunView:
+    """Run a recorded run from where it is: its start, or its last checkpoint."""
+    with runner(c) as r:
+        return _view(c, r, r.resume(run_id, progress))
+
+
 def decide_run(
     c: Container, run_id: str, decision: ApprovalDecision, progress: Progress | None = None
 ) -> RunView:
+    view = show_run(c, run_id, events=False)
+    if view.status != "awaiting_approval":
+        done = f"has already finished ({view.status})" if view.finished_at else "is still running"
+        raise RunStateError(f"run {run_id} is not waiting for an approval: it {done}")
     with runner(c) as r:
         return _view(c, r, r.decide(run_id, decision, progress))
 
@@ -127,6 +171,49 @@ def decide_run(
 def resume_run(c: Container, run_id: str, progress: Progress | None = None) -> RunView:
     with runner(c) as r:
         return _view(c, r, r.resume(run_id, progress))
+
+
+def run_events(c: Container, run_id: str, after: int = 0) -> list[RunEventView]:
+    """The run's events with a seq above ``after`` (``NotFoundError`` for no such run)."""
+    from core.ledger.runlog import RunLog
+
+    if c.ledger.get_run(run_id) is None:
+        raise NotFoundError(f"no run {run_id!r}: `tiller runs list` shows the runs")
+    return [
+        RunEventView(
+            seq=e.seq, at=e.at, node=e.node, kind=e.kind, payload=e.payload, digest=e.digest
+        )
+        for e in RunLog(c.ledger).events(run_id, after)
+    ]
+
+
+def unfinished_runs(c: Container, origin_surface: str | None = None) -> list[RunView]:
+    """Agent runs still RUNNING and not waiting for a person: what a restarted server
+    must resume (``origin_surface``: only the runs that surface started)."""
+    from sqlalchemy import select
+
+    from core.ledger.models import RunRow
+
+    query = select(RunRow.id).where(RunRow.kind == "agent", RunRow.status == "running")
+    with c.ledger._read() as session:
+        ids = list(session.execute(query.order_by(RunRow.started_at)).scalars())
+    views = [show_run(c, run_id, events=False) for run_id in ids]
+    return [
+        v for v in views
+        if v.status == "running"
+        and (origin_surface is None
+             or (v.inputs.get("origin") or {}).get("surface") == origin_surface)
+    ]  # fmt: skip
+
+
+def fail_run(c: Container, run_id: str, error: str) -> None:
+    """Mark a run that cannot continue as failed, saying why."""
+    from core.ledger import RunStatus
+    from core.ledger.runlog import RunLog
+
+    record = c.ledger.get_run(run_id)
+    if record is not None and record.status is RunStatus.RUNNING:
+        RunLog(c.ledger).finish(run_id, RunStatus.FAILED, {"error": error}, error=error)
 
 
 def _view(c: Container, r: AgentRunner, result: RunResult) -> RunView:

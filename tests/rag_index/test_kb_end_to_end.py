@@ -320,22 +320,3 @@ def test_cli_list_json_when_ingested_then_metadata_and_missing_fields_reported(
     assert set(records) == set(FILES)
     assert records["aapl-10-k-2024-11-01.html"]["fiscal_period"] == "FY2024"
     assert "published_at" in records["flws-8-k.html"]["missing"]
-
-
-def test_demo_when_run_then_answers_from_the_bundled_primers_with_citations(
-    embedder: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from app.cli import _demo_knowledge_base
-
-    settings = load_settings(state_dir=tmp_path / "state")
-    store = LocalStore(store_folder(settings, embedder), embedder.dim)  # type: ignore[arg-type, attr-defined]
-    KnowledgeBase(store, embedder, settings).ensure_primers()  # type: ignore[arg-type]
-    store.close()
-    monkeypatch.setenv("TILLER_STATE_DIR", str(tmp_path / "state"))
-    from app.cli._common import out
-
-    with out.capture() as captured:
-        _demo_knowledge_base(load_settings())
-    text = captured.get()
-    assert "8 bundled primers searchable" in text
-    assert "[1]" in text and "Nothing in the knowledge base" not in text
