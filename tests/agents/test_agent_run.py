@@ -153,3 +153,14 @@ def test_runs_are_listed_newest_first(c: Container) -> None:
     second = start_run(c, RunRequest(symbols=["AAPL"])).run_id
     assert [v.run_id for v in list_runs(c)][:2] == [second, first]
     assert list_runs(c)[0].status == "awaiting_approval"
+
+
+def test_an_approval_given_after_a_halt_is_checked_again_and_sends_nothing(c: Container) -> None:
+    view = start_run(c, BUY)
+    assert view.report["risk"][0]["approved"] is True  # type: ignore[index]
+    c.executor().halt("drill while the run waits", operator="tester")
+    done = approve(c, view.run_id)
+    assert c.ledger.orders() == []
+    last = done["report"]["risk"][-1]
+    assert last["approved"] is False and "STATE_HALTED" in last["reason_codes"]
+    assert done["outcome"] == "denied"
