@@ -64,21 +64,36 @@ class AgentRunner:
     inputs_extra: dict[str, Any] = field(default_factory=dict)
 
     def start(self, request: RunRequest, progress: Progress | None = None) -> RunResult:
+        return self.first(self.begin(request), progress)
+
+    def begin(self, request: RunRequest, extra: dict[str, Any] | None = None) -> str:
+        """Record the run (its inputs and clock) without running anything yet: the API
+        answers with the id at once and a worker drives it (``first``)."""
         now = datetime.now(UTC)
         as_of, fixed = run_clock(request, self.last_close(request), now)
         inputs = {
             "request": request.model_dump(mode="json"), "as_of": as_of.isoformat(),
-            "fixed_clock": fixed, **self.inputs_extra,
+            "fixed_clock": fixed, **self.inputs_extra, **(extra or {}),
         }  # fmt: skip
         hashes = {"inputs": hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()}
-        record = self.runlog.start("agent", inputs, hashes)
-        state = {"run_id": record.id, "request": inputs["request"], "as_of": inputs["as_of"],
-                 "fixed_clock": fixed, "notes": []}  # fmt: skip
-        return self._drive(record.id, state, progress)
+        return self.runlog.start("agent", inputs, hashes).id
+
+    def first(self, run_id: str, progress: Progress | None = None) -> RunResult:
+        """Drive a recorded run from its start, with the inputs its record holds."""
+        record = self.runlog.ledger.get_run(run_id)
+        if record is None:
+            raise NotFoundError(f"no run {run_id!r}: `tiller runs list` shows the runs")
+        inputs = record.inputs
+        state = {"run_id": run_id, "request": inputs["request"], "as_of": inputs["as_of"],
+                 "fixed_clock": inputs["fixed_clock"], "notes": []}  # fmt: skip
+        return self._drive(run_id, state, progress)
 
     def resume(self, run_id: str, progress: Progress | None = None) -> RunResult:
-        """Continue a run from its last checkpoint (after a crash)."""
+        """Continue a run from its last checkpoint (after a crash); a run that stopped
+        before its first checkpoint starts again from its recorded inputs."""
         self._running(run_id)
+        if not self.graph.get_state(_config(run_id)).values:
+            return self.first(run_id, progress)
         return self._drive(run_id, None, progress)
 
     def decide(

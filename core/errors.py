@@ -89,3 +89,30 @@ class InvalidValueError(ConfigError, ValueError):
     """A value given by the user is malformed (a symbol, a timeframe, a number). It is a
     ``ValueError`` too, so validators (pydantic) and callers that catch ``ValueError`` keep
     working, and a ``ConfigError`` so the CLI reports it in one line with exit code 2."""
+
+
+# Codes of errors whose class does not name one (subclasses of TillerError declared
+# elsewhere with their own exit code, e.g. the audit chain's and the reconciliation's).
+_CODE_BY_EXIT = {
+    2: "config_error",
+    3: "data_error",
+    4: "not_found",
+    5: "unavailable",
+    6: "stale_data",
+    7: "rejected",
+    8: "ambiguous_outcome",
+    9: "audit_broken",
+    10: "not_reconciled",
+}
+
+
+def error_code(exc: TillerError) -> str:
+    """The stable string naming an error's kind in machine-readable output (the CLI's
+    ``--json``, the API's problem documents): the nearest class that declares a code for
+    the error's own exit code, else the code of that exit code."""
+    for klass in type(exc).__mro__:
+        if "code" in vars(klass):
+            if getattr(klass, "exit_code", None) == exc.exit_code:
+                return str(vars(klass)["code"])
+            break
+    return _CODE_BY_EXIT.get(exc.exit_code, "error")

@@ -162,6 +162,24 @@ class Settings(BaseSettings):
         "structured outputs; json_mode only asks for a JSON object.",
     )
 
+    # The API (tiller serve).
+    api_rate_limit_per_minute: int = Field(
+        600, gt=0, le=1_000_000, description="Requests one API key may make per minute."
+    )
+    api_max_body_bytes: int = Field(
+        1_000_000, gt=0, le=100_000_000, description="Largest request body the API reads."
+    )
+    api_workers: int = Field(2, ge=1, le=64, description="Agent runs executing at once.")
+    api_queue_size: int = Field(
+        16, ge=0, le=10_000, description="Agent runs waiting for a worker before 503."
+    )
+    api_llm_budget_per_key_usd_per_day: Decimal = Field(
+        Decimal("5.00"),
+        ge=0,
+        description="US dollars of LLM calls one API key may spend "
+        "per UTC day (each run reserves TILLER_LLM_MAX_COST_PER_RUN_USD up front).",
+    )
+
     @field_validator("llm_prices", mode="before")
     @classmethod
     def _merge_prices(cls, value: Any) -> Any:

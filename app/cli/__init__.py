@@ -10,9 +10,11 @@ from app.cli import backtest as _backtest
 from app.cli import data as _data
 from app.cli import forecast as _forecast
 from app.cli import kb as _kb
+from app.cli import keys as _keys
 from app.cli import policy as _policy
 from app.cli import risk as _risk
 from app.cli import run as _run
+from app.cli import serve as _serve
 from app.cli import strategy as _strategy
 from app.cli._common import TillerGroup, handle_errors, out
 
@@ -38,6 +40,8 @@ app.command("ask")(_kb.ask)
 app.add_typer(_run.app, name="run")
 app.add_typer(_run.runs_app, name="runs")
 app.add_typer(_strategy.app, name="strategy")
+app.add_typer(_keys.app, name="keys")
+app.command("serve")(_serve.serve)
 
 
 @app.command()

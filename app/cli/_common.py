@@ -36,7 +36,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from core.errors import ConfigError, DataError, TillerError
+from core.errors import ConfigError, DataError, TillerError, error_code
 
 out = Console()
 err = Console(stderr=True)
@@ -45,19 +45,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 USAGE_EXIT = 2
-# Codes of errors whose class does not name one (subclasses of TillerError declared
-# elsewhere with their own exit code, e.g. the audit chain's and the reconciliation's).
-_CODE_BY_EXIT = {
-    2: "config_error",
-    3: "data_error",
-    4: "not_found",
-    5: "unavailable",
-    6: "stale_data",
-    7: "rejected",
-    8: "ambiguous_outcome",
-    9: "audit_broken",
-    10: "not_reconciled",
-}
 # The command line as the root command received it (the CLI runner in tests does not set
 # sys.argv), so the boundary can tell whether --json was asked for.
 _ARGV: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("tiller_argv", default=())
@@ -78,17 +65,6 @@ def safe(text: object, *, one_line: bool = False) -> str:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str, allow_nan=False) + "\n")
-
-
-def error_code(exc: TillerError) -> str:
-    """The stable string naming an error's kind in JSON output: the nearest class that
-    declares a code for the error's own exit code, else the code of that exit code."""
-    for klass in type(exc).__mro__:
-        if "code" in vars(klass):
-            if getattr(klass, "exit_code", None) == exc.exit_code:
-                return str(vars(klass)["code"])
-            break
-    return _CODE_BY_EXIT.get(exc.exit_code, "error")
 
 
 def json_requested(explicit: bool | None = None) -> bool:

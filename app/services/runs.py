@@ -254,8 +254,12 @@ def show_run(c: Container, run_id: str, *, events: bool = True) -> RunView:
         raise NotFoundError(f"no run {run_id!r}: `tiller runs list` shows the runs")
     all_events = log.events(run_id)
     report = record.outputs if record.outputs else None
-    awaiting = next((e.payload for e in reversed(all_events) if e.kind == "awaiting_approval"),
-                    None) if record.status.value == "running" else None  # fmt: skip
+    # Waiting for a person while nothing happened since the run paused: once a decision
+    # is being acted on, the run is running again.
+    last = all_events[-1] if all_events else None
+    awaiting = None
+    if record.status.value == "running" and last is not None and last.kind == "awaiting_approval":
+        awaiting = last.payload
     return RunView(
         run_id=record.id, status="awaiting_approval" if awaiting else record.status.value,
         kind=record.kind, started_at=record.started_at, finished_at=record.finished_at,

@@ -217,3 +217,45 @@ class AuditHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class ApiKeyRow(Base):
+    """An API key (``tiller keys create``). Only the key's SHA-256 is stored: the key
+    itself is shown once. A revoked key stays, so the record of who did what keeps its
+    name."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint("role IN ('viewer', 'trader', 'admin')", name="role"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class IdempotencyRow(Base):
+    """A POST made with an ``Idempotency-Key``: the first request claims the row, a repeat
+    gets the stored answer (never a second run or order)."""
+
+    __tablename__ = "api_idempotency"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    idem_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
+
+
+class ApiUsageRow(Base):
+    """What one API key spent on LLM calls in one UTC day (its daily budget)."""
+
+    __tablename__ = "api_usage"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    llm_cost_usd: Mapped[Decimal]
+    updated_at: Mapped[datetime]

@@ -90,8 +90,14 @@ class RunLog:
         )  # fmt: skip
         return RunEvent(run_id, seq, when, node, kind, clean, digest)
 
-    def events(self, run_id: str) -> list[RunEvent]:
-        query = select(RunEventRow).where(RunEventRow.run_id == run_id).order_by(RunEventRow.seq)
+    def events(self, run_id: str, after: int = 0) -> list[RunEvent]:
+        """The run's events in order; ``after``: only those with a greater seq (a stream
+        that has shown up to ``after`` reads what is new)."""
+        query = (
+            select(RunEventRow)
+            .where(RunEventRow.run_id == run_id, RunEventRow.seq > after)
+            .order_by(RunEventRow.seq)
+        )
         with self.ledger._read() as session:
             return [
                 RunEvent(r.run_id, r.seq, r.at, r.node, r.kind, dict(r.payload), r.digest)

@@ -59,6 +59,9 @@ class RawSql:
             "risk_state",
             "audit_entries",
             "audit_head",
+            "api_keys",
+            "api_idempotency",
+            "api_usage",
         )
         parts: list[str] = []
         with self.engine.connect() as conn:

@@ -27,6 +27,9 @@ EXPECTED_TABLES = {
     "risk_state",
     "audit_entries",
     "audit_head",
+    "api_keys",
+    "api_idempotency",
+    "api_usage",
     "alembic_version",
 }
 
