@@ -67,8 +67,8 @@ class AgentContext:
     currency: str = "USD"
     initial_cash: Decimal = Decimal(100_000)
     models: ModelCache = field(default_factory=ModelCache)
-    fill_on_quote: bool = True
-    account: Any = None  # an agents.account.Account to use instead of the ledger's (replay)  # paper: fill at the run's quote right after sending
+    fill_on_quote: bool = True  # paper: fill at the run's quote right after sending
+    account: Any = None  # an agents.account.Account to use instead of the ledger's (replay)
     _executor: Executor | None = None
 
     def executor(self) -> Executor:

@@ -45,7 +45,11 @@ def equity_of(ctx: AgentContext, snapshots: dict[str, Any]) -> Decimal:
 
 
 def decide(
-    ctx: AgentContext, intents: list[OrderIntent], snapshots: dict[str, Any], round_: int
+    ctx: AgentContext,
+    intents: list[OrderIntent],
+    snapshots: dict[str, Any],
+    round_: int,
+    stage: str = "gate",
 ) -> list[tuple[Approved | Denied, RiskVerdict]]:
     """Check each order in turn; an approved one counts as working for the next, so two
     orders cannot each use the same room under a limit."""
@@ -58,7 +62,8 @@ def decide(
     out: list[tuple[Approved | Denied, RiskVerdict]] = []
     for intent in intents:
         decision = check(intent, view, market, ctx.limits, state, now, signer=ctx.signer)
-        out.append((decision, verdict_of(decision, intent, now, round_)))
+        verdict = verdict_of(decision, intent, now, round_)
+        out.append((decision, verdict.model_copy(update={"stage": stage})))
         if isinstance(decision, Approved):
             order = decision.order
             extra = WorkingOrder(order.symbol, order.side, order.quantity, order.limit_price)

@@ -202,6 +202,9 @@ class RiskVerdict(_Model):
     expires_at: datetime | None = None
     checked_at: datetime
     round: int
+    stage: Literal["gate", "execute"] = Field(
+        "gate", description="gate: the proposal's check; execute: the fresh check before sending"
+    )
     intent: dict[str, Any] = Field(description="the order as checked (deterministic id)")
 
 

@@ -43,7 +43,9 @@ def execute(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]
         else:
             fresh.append(intent)
     verdicts = []
-    for decision, verdict in decide(ctx, fresh, state["snapshots"], state.get("round", 1)):
+    for decision, verdict in decide(
+        ctx, fresh, state["snapshots"], state.get("round", 1), "execute"
+    ):
         verdicts.append(verdict.model_dump(mode="json"))
         record(ctx, NAME, "decision", verdicts[-1])
         if not isinstance(decision, Approved):

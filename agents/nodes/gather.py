@@ -62,7 +62,7 @@ def gather(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
         snapshots[symbol] = snap.model_dump(mode="json")
     record(ctx, NAME, "tool_call", {"tool": "market_data.bars", "snapshots": snapshots})
     summary = ", ".join(
-        f"{s} {v['quote']['last']} ({v['bars']} bars to {v['last_bar_open'][:10]})"
+        f"{s} {float(v['quote']['last']):.2f} ({v['bars']} bars to {v['last_bar_open'][:10]})"
         for s, v in snapshots.items()
     )
     progress(NAME, "finished", f"{summary}; equity {equity:.2f}, trading {trading_state}")

@@ -207,12 +207,13 @@ def _print_view(view: dict[str, Any]) -> None:
     for v in report.get("risk") or []:
         verdict = "[green]APPROVED[/]" if v["approved"] else "[red]DENIED[/]"
         price = f" limit {v['limit_price']}" if v.get("limit_price") else ""
-        out.print(f"[bold]risk officer:[/] {v['side']} {v['quantity']} {safe(v['symbol'])}"
+        when = " (again, before sending)" if v.get("stage") == "execute" else ""
+        out.print(f"[bold]risk officer{when}:[/] {v['side']} {v['quantity']} {safe(v['symbol'])}"
                   f"{price} — {verdict} " + safe("; ".join(v.get("messages") or [])))  # fmt: skip
     for o in report.get("orders") or []:
+        price = f" @ {float(o['avg_fill_price']):.4f}" if o.get("avg_fill_price") else ""
         out.print(f"[bold]order:[/] {o['side']} {o['quantity']} {safe(o['symbol'])} — "
-                  f"{o['status']}, filled {o['filled_qty']}"
-                  + (f" @ {o['avg_fill_price']}" if o.get("avg_fill_price") else ""))  # fmt: skip
+                  f"{o['status']}, filled {o['filled_qty']}{price}")  # fmt: skip
     for note in report.get("notes") or []:
         out.print(f"[dim]note: {safe(note)}[/]")
     if view.get("next_step"):
