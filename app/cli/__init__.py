@@ -6,6 +6,7 @@ from __future__ import annotations
 import typer
 
 from app.cli import audit as _audit
+from app.cli import autopilot as _autopilot
 from app.cli import backtest as _backtest
 from app.cli import data as _data
 from app.cli import forecast as _forecast
@@ -42,6 +43,7 @@ app.add_typer(_run.runs_app, name="runs")
 app.add_typer(_strategy.app, name="strategy")
 app.add_typer(_keys.app, name="keys")
 app.command("serve")(_serve.serve)
+app.add_typer(_autopilot.app, name="autopilot")
 
 
 @app.command()
