@@ -43,7 +43,11 @@ class _Events:
         self.steps: list[list[tuple[str, str, dict[str, Any]]]] = []
 
     def event(self, node: str, kind: str, payload: Mapping[str, Any]) -> None:
-        if node == "gather":
+        # gather reports several events (started, its tool call, finished): a decision
+        # starts with the first of them
+        if node == "gather" and (
+            not self.steps or any(n != "gather" for n, _, _ in self.steps[-1])
+        ):
             self.steps.append([])
         self.steps[-1].append((node, kind, json.loads(json.dumps(payload, default=str))))
 
