@@ -8,6 +8,7 @@ by the database and schema, so two ledgers on one server do not exclude each oth
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from core.errors import UnavailableError
 
@@ -110,9 +111,17 @@ class AdvisoryLock:
                 {"k": self._key},
             ).scalar()  # fmt: skip
             self._conn.commit()
-        except DBAPIError:
+        except SQLAlchemyError:
+            self._drop()  # the session is gone, and the lock with it
             return False
         return bool(count)
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(SQLAlchemyError):
+                self._conn.invalidate()
+                self._conn.close()
+        self._conn = None
 
     def release(self) -> None:
         if self._conn is None:
@@ -120,11 +129,10 @@ class AdvisoryLock:
         try:
             self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
             self._conn.commit()
-        except DBAPIError:
-            pass  # the session is gone, and its lock with it
-        finally:
             self._conn.close()
             self._conn = None
+        except SQLAlchemyError:
+            self._drop()  # the session is gone, and its lock with it
 
 
 class ProcessLock:

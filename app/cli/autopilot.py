@@ -278,10 +278,14 @@ def stop(
         else:
             out.print("no autopilot is running on this ledger")
         return
+    def still_up() -> bool:  # that leader, not one that was waiting to take over
+        now = leader(c)
+        return now.running and now.holder == view.holder and now.state == "running"
+
     deadline = time.monotonic() + timeout
-    while timeout and time.monotonic() < deadline and leader(c).running:
+    while timeout and time.monotonic() < deadline and still_up():
         time.sleep(0.25)
-    done = not leader(c).running
+    done = not still_up()
     if json_:
         print_json({"stopped": done, "was_running": True, "holder": view.holder})
     elif done:
