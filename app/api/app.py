@@ -14,7 +14,7 @@ import anyio
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -75,6 +75,7 @@ def create_app(c: Container | None = None, *, recover: bool = True) -> FastAPI:
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(TillerError, on_tiller_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(ValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected)
     for router in (runs.router, trading.router, research.router, admin.router):

@@ -4,6 +4,7 @@ stable codes and fix hints the CLI's ``--json`` errors carry."""
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 from http import HTTPStatus
 from typing import Any
@@ -152,8 +153,25 @@ async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return problem(exc.status_code, code, str(exc.detail), request=request,
-                   headers=dict(exc.headers or {}))  # fmt: skip
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names the methods of one route; a path served by several routes
+        # (GET and POST /v1/keys) allows all of theirs.
+        headers["Allow"] = ", ".join(allowed_methods(request)) or headers.get("Allow", "")
+    return problem(exc.status_code, code, str(exc.detail), request=request, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the app's OpenAPI schema documents for the request's path."""
+    paths = request.app.openapi().get("paths", {})
+    found: set[str] = set()
+    for template, operations in paths.items():
+        pattern = re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template))
+        if template.startswith("/v1/market/"):
+            pattern = pattern.replace("[^/]+", ".+", 1)  # a pair's symbol holds a '/'
+        if re.fullmatch(pattern, request.url.path):
+            found |= {m.upper() for m in operations}
+    return sorted(found)
 
 
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -14,6 +14,7 @@ from app.api.deps import State, Viewer
 from app.api.problems import AUTH_RESPONSES, NOT_FOUND
 from app.services import backtests as bt
 from app.services import knowledge, market
+from app.services.fields import SYMBOL_PATTERN, IsoTime, TimeframeText
 from app.services.backtests import BacktestRequest, BacktestView
 from app.services.keys import KeyInfo
 from app.services.knowledge import AnswerView, AskRequest
@@ -21,7 +22,6 @@ from app.services.market import BarsView
 from app.services.strategy import StrategyParseView, StrategyText, parse_view, read_strategy
 from app.services.usage import reserve, settle
 from core.llm import LLMSession
-from core.types import UtcDatetime
 
 router = APIRouter(prefix="/v1", responses=AUTH_RESPONSES)
 T = TypeVar("T")
@@ -65,12 +65,13 @@ def backtest(body: BacktestRequest, key: Viewer, state: State) -> BacktestView:
     "/market/{symbol:path}/bars", response_model=BarsView, tags=["market"], responses=NOT_FOUND
 )
 def bars(
-    symbol: Annotated[str, Path(min_length=1, max_length=64, description="e.g. AAPL, BTC/USDT")],
+    symbol: Annotated[str, Path(pattern=SYMBOL_PATTERN, max_length=65,
+                                description="e.g. AAPL, BTC/USDT")],
     key: Viewer, state: State,
-    timeframe: Annotated[str, Query(min_length=1, max_length=8)] = "1d",
-    as_of: Annotated[UtcDatetime | None, Query(description="Only bars closed by then.")] = None,
-    start: Annotated[UtcDatetime | None, Query()] = None,
-    end: Annotated[UtcDatetime | None, Query()] = None,
+    timeframe: Annotated[TimeframeText, Query()] = "1d",
+    as_of: Annotated[IsoTime | None, Query(description="Only bars closed by then.")] = None,
+    start: Annotated[IsoTime | None, Query()] = None,
+    end: Annotated[IsoTime | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> BarsView:  # fmt: skip
     """Stored bars as of a point in time (never a bar that had not closed by then)."""

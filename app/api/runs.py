@@ -18,6 +18,7 @@ from app.api._idempotent import idempotent
 from app.api.deps import State, Trader, Viewer
 from app.api.problems import AUTH_RESPONSES, BUSY, CONFLICT, NOT_FOUND
 from app.services import runs as svc
+from app.services.fields import IsoTime, PositiveQuantity, SymbolText, TimeframeText
 from app.services.keys import KeyInfo
 from app.services.runs import RunView
 from app.services.usage import reserve, settle
@@ -38,6 +39,26 @@ class RunList(BaseModel):
     runs: list[RunView]
 
 
+class StartRun(BaseModel):
+    """What to decide on: the same request as ``tiller run``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbols: list[SymbolText] = Field(min_length=1, max_length=20)
+    as_of: IsoTime | None = Field(
+        None, description="Decide as of this time; default now, or the last stored bar."
+    )
+    mode: Literal["copilot", "auto"] = Field(
+        "copilot",
+        description="copilot: a person approves; auto: the risk officer's approval is enough.",
+    )
+    timeframe: TimeframeText = "1d"
+
+    def request(self) -> RunRequest:
+        return RunRequest(symbols=self.symbols, as_of=self.as_of, mode=self.mode,
+                          timeframe=self.timeframe)  # fmt: skip
+
+
 class ApprovalBody(BaseModel):
     """A person's decision on what a run proposes (the same decision as
     ``tiller run approve|reject``): approve, reject, or approve a smaller quantity."""
@@ -45,9 +66,7 @@ class ApprovalBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: Literal["approve", "reject"]
-    quantity: Decimal | None = Field(
-        None, gt=0, allow_inf_nan=False, description="Approve this smaller quantity."
-    )
+    quantity: PositiveQuantity | None = Field(None, description="Approve this smaller quantity.")
     reason: str = Field("", max_length=1000, description="Why (recorded).")
 
 
@@ -73,7 +92,7 @@ def _location(view: dict[str, Any]) -> dict[str, str]:
     summary="Start an agent run (trader)",
 )  # fmt: skip
 def start_run(
-    body: RunRequest, key: Trader, state: State, idempotency_key: IdemKey = None
+    body: StartRun, key: Trader, state: State, idempotency_key: IdemKey = None
 ) -> JSONResponse:
     """Records the run and answers at once (202); a worker runs it. Follow it with
     ``GET /v1/runs/{id}/events``."""
@@ -84,7 +103,7 @@ def start_run(
         try:
             with state.workers.slot() as slot:
                 origin = {"surface": "api", "key_id": key.id, "key_name": key.name}
-                view = svc.begin_run(c, body, origin)
+                view = svc.begin_run(c, body.request(), origin)
                 slot.submit(view.run_id, reservation)
         except BaseException:
             settle(c, reservation, Decimal(0))

@@ -6,16 +6,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from app.api.deps import Admin, AnyKey, State, Viewer
 from app.api.problems import AUTH_RESPONSES, BUSY, CONFLICT
 from app.services import audit as audit_svc
 from app.services import portfolio as book
 from app.services import risk as risk_svc
+from app.services.fields import SymbolText
 from app.services.audit import AuditVerifyView
 from app.services.portfolio import OrderView, PortfolioView, RiskStatusView
 from app.services.risk import HaltOutcome, ResumeOutcome
+from core.types import OrderStatus, Symbol
 
 router = APIRouter(prefix="/v1", responses=AUTH_RESPONSES)
 
@@ -35,7 +37,7 @@ class ResumeBody(BaseModel):
 
     reason: str = Field(min_length=1, max_length=1000, pattern=r"\S",
                         description="Why it is safe to trade again (recorded).")  # fmt: skip
-    acknowledge_broken_chain: bool = Field(
+    acknowledge_broken_chain: StrictBool = Field(
         False, description="Resume although the audit chain is broken (recorded)."
     )
 
@@ -49,13 +51,14 @@ def portfolio(key: Viewer, state: State) -> PortfolioView:
 @router.get("/orders", response_model=OrderList, tags=["account"])
 def orders(
     key: Viewer, state: State,
-    status: Annotated[str | None, Query(max_length=20, description="e.g. filled")] = None,
-    symbol: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[OrderStatus | None, Query(description="Only orders in this state.")] = None,
+    symbol: Annotated[SymbolText | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> OrderList:  # fmt: skip
     """Orders at the trading venue, newest first."""
-    return OrderList(orders=book.orders(state.container, status=status, symbol=symbol,
-                                        limit=limit))  # fmt: skip
+    wanted = None if status is None else status.value
+    only = None if symbol is None else str(Symbol(symbol))
+    return OrderList(orders=book.orders(state.container, status=wanted, symbol=only, limit=limit))
 
 
 @router.get("/risk", response_model=RiskStatusView, tags=["risk"], responses=BUSY)

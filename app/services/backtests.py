@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, model_validator
 
+from app.services.fields import IsoTime, SymbolText, TimeframeText
 from app.services.strategy import (
     MAX_TEXT_CHARS,
     StrategyParseView,
@@ -14,7 +15,7 @@ from app.services.strategy import (
     parse_view,
     read_strategy,
 )
-from core.types import Symbol, Timeframe, UtcDatetime
+from core.types import Symbol, Timeframe
 
 if TYPE_CHECKING:
     from app.bootstrap import Container
@@ -27,16 +28,16 @@ class BacktestRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    symbol: str = Field("AAPL", min_length=1, max_length=64)
-    timeframe: str = Field("1d", min_length=1, max_length=8)
+    symbol: SymbolText = "AAPL"
+    timeframe: TimeframeText = "1d"
     spec: dict[str, Any] | None = Field(None, description="A strategy spec (JSON object).")
     preset: str | None = Field(None, max_length=64, description="e.g. sma-cross, buy-hold")
     text: str | None = Field(None, min_length=1, max_length=MAX_TEXT_CHARS,
                              description="The strategy in plain English.")  # fmt: skip
-    start: UtcDatetime | None = None
-    end: UtcDatetime | None = None
-    fee: float | None = Field(None, ge=0, le=0.1, description="Fee rate per fill.")
-    equity_curve: bool = False
+    start: IsoTime | None = None
+    end: IsoTime | None = None
+    fee: StrictFloat | None = Field(None, ge=0, le=0.1, description="Fee rate per fill.")
+    equity_curve: StrictBool = False
 
     @model_validator(mode="after")
     def _one_strategy(self) -> BacktestRequest:

@@ -6,9 +6,9 @@ import threading
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from core.types import UtcDatetime
+from app.services.fields import IsoTime, SymbolText
 
 if TYPE_CHECKING:
     from app.bootstrap import Container
@@ -22,11 +22,11 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: str = Field(min_length=1, max_length=2_000, pattern=r"\S")
-    k: int = Field(6, ge=1, le=20, description="Passages to answer from.")
+    k: StrictInt = Field(6, ge=1, le=20, description="Passages to answer from.")
     collection: str | None = Field(None, min_length=1, max_length=100)
-    tickers: list[str] = Field(default_factory=list, max_length=20)
+    tickers: list[SymbolText] = Field(default_factory=list, max_length=20)
     forms: list[str] = Field(default_factory=list, max_length=20)
-    as_of: UtcDatetime | None = Field(
+    as_of: IsoTime | None = Field(
         None, description="Point in time: only documents published by then."
     )
 
@@ -66,8 +66,13 @@ def llm_session(c: Container) -> LLMSession | None:
 def ask(c: Container, request: AskRequest, llm: LLMSession | None = None) -> AnswerView:
     """Extractive offline; with ``llm``, the model's answer, checked to cite only the
     passages it was given. The bundled primers are ingested on first use."""
+    import torch
+
     from rag_index.types import Filters
 
+    # The embedder is small: on a 2-core machine one thread is several times faster per
+    # question than two whenever anything else holds a core (as for agent runs).
+    torch.set_num_threads(1)
     kb = c.knowledge_base
     with _PRIMING:
         if id(c) not in _PRIMED:
