@@ -159,3 +159,26 @@ def test_a_key_over_its_rate_limit_gets_429_with_retry_after(tmp_path_factory) -
         limited = b.client.get("/v1/orders", headers=b.h("viewer"))
         assert int(limited.headers["retry-after"]) >= 1
         assert b.client.get("/v1/orders", headers=b.h("trader")).status_code == 200  # per key
+
+
+def test_with_an_llm_a_key_past_its_daily_budget_gets_429_before_anything_runs(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    home = tmp_path_factory.mktemp("api-budget") / "home"
+    # One run may spend $0.40 and the key may spend $0.30 a day: nothing can start. (No
+    # model is reached: the budget is checked first.)
+    llm = {
+        "llm_base_url": "http://127.0.0.1:9/v1",
+        "llm_model": "m",
+        "llm_max_cost_per_run_usd": "0.40",
+        "api_llm_budget_per_key_usd_per_day": "0.30",
+    }
+    with api(home, **llm) as b:
+        for path, body in (("/v1/ask", {"question": "what is a stop?"}),
+                           ("/v1/runs", {"symbols": ["MSFT"]})):  # fmt: skip
+            refused = b.client.post(path, json=body, headers=b.h("trader"))
+            assert refused.status_code == 429, refused.text
+            assert refused.json()["code"] == "throttled"
+            assert "TILLER_API_LLM_BUDGET_PER_KEY_USD_PER_DAY" in refused.json()["hint"]
+            assert 0 < int(refused.headers["retry-after"]) <= 86_400
+        assert b.client.get("/v1/runs", headers=b.h("viewer")).json()["runs"] == []
