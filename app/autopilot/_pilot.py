@@ -126,8 +126,9 @@ class Autopilot:
         if as_of is not None:
             self.store.set_cursor(spec.name, as_of)  # this bar is spent, whatever happens
             self.market_time = max(self.market_time or as_of, as_of)
+        self.mark(spec)  # before the agents decide: a breaker the market tripped applies now
         view = drive_run(rc, run_id)
-        self.mark(spec)
+        self.mark(spec)  # and after: what the run bought is marked at once
         self._notify_run(spec, view)
         return SlotResult("done", summarize(view, spec), run_id, run_cost(rc, run_id),
                           awaiting=view.status == "awaiting_approval")  # fmt: skip
@@ -290,9 +291,19 @@ def summarize(view: RunView, spec: JobSpec) -> str:
     if view.status == "failed":
         return f"failed{where}: {view.error}"
     orders = [f"{o['side']} {o['quantity']} {o['symbol']} {o['status']}"
-              + (f" @ {o['avg_fill_price']}" if o.get("avg_fill_price") else "")
+              + (f" @ {_price(o['avg_fill_price'])}" if o.get("avg_fill_price") else "")
               for o in report.get("orders", [])]  # fmt: skip
     denied = [f"{v['symbol']} denied ({', '.join(v.get('reason_codes', []))})"
               for v in report.get("risk", []) if not v.get("approved")]  # fmt: skip
     detail = "; ".join(orders or denied)
+    if any("RISK_STATE_STALE" in v.get("reason_codes", []) for v in report.get("risk", [])):
+        detail += (" — the risk state is dated later than this bar (trading was halted or "
+                   "resumed at today's date): a replay of older bars cannot trade on it; "
+                   "replay on a fresh ledger")  # fmt: skip
     return f"{view.outcome or view.status}{where}" + (f": {detail}" if detail else "")
+
+
+def _price(text: str) -> str:
+    """A fill price as people read it: four decimals at most."""
+    value = Decimal(str(text))
+    return str(value.quantize(Decimal("0.0001")).normalize()) if value.is_finite() else text
