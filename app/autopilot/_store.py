@@ -255,10 +255,9 @@ class AutopilotStore:
                 .where(slots_table.c.job == job, slots_table.c.slot == slot)
                 .values(outcome=outcome, approval_closed=1)
             )
+            # The newest thing that happened to the job, whichever slot it concerns.
             conn.execute(
-                update(jobs_table)
-                .where(jobs_table.c.name == job, jobs_table.c.last_slot == slot)
-                .values(last_outcome=outcome)
+                update(jobs_table).where(jobs_table.c.name == job).values(last_outcome=outcome)
             )
 
     def slots(self, job: str | None = None, *, since: datetime | None = None) -> list[SlotRow]:
