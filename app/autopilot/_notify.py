@@ -7,6 +7,7 @@ dropped and counted, because a slow receiver must not slow the autopilot down.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -30,6 +31,7 @@ class Notifier:
         self.failed = 0
         self.sent = 0
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(QUEUE_SIZE)
+        self._abandon = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="autopilot-notify", daemon=True)
         self._thread.start()
 
@@ -41,12 +43,13 @@ class Notifier:
             self.dropped += 1
 
     def close(self, timeout: float = 5.0) -> None:
-        """Deliver what is queued (within ``timeout``), then stop the thread."""
-        try:
+        """Deliver what is queued within ``timeout``; what is left then is dropped."""
+        deadline = time.monotonic() + timeout
+        with contextlib.suppress(queue.Full):  # full: the thread is behind, see below
             self._queue.put(None, timeout=timeout)
-        except queue.Full:
-            return
-        self._thread.join(timeout)
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        if self._thread.is_alive():
+            self._abandon.set()
 
     def _loop(self) -> None:
         import httpx
@@ -54,7 +57,7 @@ class Notifier:
         with httpx.Client(timeout=TIMEOUT_S) as client:
             while True:
                 event = self._queue.get()
-                if event is None:
+                if event is None or self._abandon.is_set():
                     return
                 self._deliver(client, event)
 
@@ -62,6 +65,8 @@ class Notifier:
         import httpx
 
         for attempt in range(RETRIES):
+            if self._abandon.is_set():
+                return
             try:
                 reply = client.post(self.url, json=event)
                 if reply.status_code < 500 and reply.status_code != 429:
