@@ -42,6 +42,9 @@ def _withdrawal_check(rc: Any) -> list[str]:
 
     make_exchange: Any = market_data.make_exchange  # loaded lazily by the package
     venue = rc.settings.trading_venue.strip().lower()
+    if rc.settings.exchange_sandbox:
+        return [f"{venue} sandbox: keys of a test network move no real funds; their "
+                "permissions are not checked"]  # fmt: skip
     exchange = make_exchange(venue, rc.settings, sandbox=rc.settings.exchange_sandbox)
     ask: Any = getattr(exchange, "sapi_get_account_apirestrictions", None)
     if venue != "binance" or ask is None:
