@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/policy.py
 	$(BIN)/python bench/sentiment.py
 	$(BIN)/python bench/agents.py
+	$(BIN)/python bench/api.py
 	$(BIN)/python bench/rag_speed.py
 	# The first run embeds every shared filing (~15 min); later runs reuse the store.
 	$(BIN)/python bench/rag_eval.py --store $(HOME)/.cache/tiller-rag-eval
