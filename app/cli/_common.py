@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
-from typing import IO, Any, ParamSpec, TypeVar
+from typing import IO, TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -37,6 +37,9 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from core.errors import ConfigError, DataError, TillerError, error_code
+
+if TYPE_CHECKING:
+    from app.bootstrap import Container
 
 out = Console()
 err = Console(stderr=True)
@@ -259,7 +262,7 @@ def writable_folder(path: Path, option: str) -> Path:
     return path
 
 
-def container() -> Any:
+def container() -> Container:
     from app.bootstrap import build
 
     return build()

@@ -9,81 +9,25 @@ working order at the venue. A broken audit chain halts trading here too
 from __future__ import annotations
 
 import getpass
-from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from app.cli._common import container, err, handle_errors, out, print_json, safe
-from core.errors import NotFoundError
 
 app = typer.Typer(help="The risk officer: state, limits, kill switch.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
-def _marks(c: Any, symbols: list[str]) -> dict[str, Decimal | None]:
-    marks: dict[str, Decimal | None] = {}
-    for symbol in symbols:
-        try:
-            frame = c.store.bars(symbol, "1d", as_of=c.clock.now())
-            marks[symbol] = Decimal(str(frame["close"].iloc[-1])) if len(frame) else None
-        except NotFoundError:
-            marks[symbol] = None
-    return marks
-
-
-def status_data(c: Any) -> dict[str, Any]:
-    from app.services.risk import hold_if_chain_broken
-
-    chain = hold_if_chain_broken(c)  # before anything that could fail on other settings
-    executor = c.executor()
-    state = executor.risk_state()
-    positions = c.ledger.positions(venue=executor.venue)
-    marks = _marks(c, [str(p.symbol) for p in positions])
-    rows, gross, net, unpriced = [], Decimal(0), Decimal(0), []
-    for p in positions:
-        price = marks[str(p.symbol)]
-        value = None if price is None else p.quantity * price
-        if value is None:
-            unpriced.append(str(p.symbol))
-        else:
-            gross, net = gross + abs(value), net + value
-        rows.append({"symbol": str(p.symbol), "quantity": str(p.quantity),
-                     "mark": None if price is None else str(price),
-                     "value": None if value is None else str(value)})  # fmt: skip
-    balances = {b.currency: b.free + b.used for b in c.ledger.balances(venue=executor.venue)}
-    cash = balances.get(c.settings.paper_currency, c.settings.paper_cash)
-    equity = cash + net
-    return {
-        "venue": executor.venue,
-        "state": state.to_dict(),
-        "audit_chain_ok": chain.ok,
-        "audit_chain": chain.model_dump(mode="json"),
-        "equity": str(equity),
-        "pnl_today": str(equity - state.day_start_equity),
-        "exposure": {"gross": str(gross), "net": str(net), "unpriced": unpriced},
-        "positions": rows,
-        "working_orders": len(c.ledger.working_orders(venue=executor.venue)),
-        "limits": {k: _plain(v) for k, v in c.limits.as_dict().items()},
-        "limits_hash": c.limits.limits_hash(),
-    }
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, list | tuple | set | frozenset):
-        return sorted(str(v) for v in value)
-    if isinstance(value, dict):
-        return {str(k): str(v) for k, v in value.items()}
-    return value if isinstance(value, bool | int | str) or value is None else str(value)
-
-
 @app.command()
 @handle_errors
 def status(json_: JsonOpt = False) -> None:
     """Trading state, limits, exposure and today's P&L."""
-    data = status_data(container())
+    from app.services.portfolio import risk_status
+
+    data = risk_status(container()).model_dump(mode="json")
     if json_:
         print_json(data)
         return
