@@ -162,6 +162,12 @@ class Settings(BaseSettings):
         "structured outputs; json_mode only asks for a JSON object.",
     )
 
+    # Logs of the long-lived processes (tiller serve, the autopilot, the chat).
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text lines, or one JSON object per line"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
     # The API (tiller serve).
     api_rate_limit_per_minute: int = Field(
         600, gt=0, le=1_000_000, description="Requests one API key may make per minute."

@@ -24,7 +24,9 @@ def _loopback(host: str) -> bool:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+    log_level: Annotated[
+        str | None, typer.Option(help="debug, info, warning, error (default TILLER_LOG_LEVEL).")
+    ] = None,
 ) -> None:
     """Serve the API (OpenAPI at /openapi.json, docs at /docs). Every request needs an API
     key (`tiller keys create`); on an interface other than loopback the server refuses to
@@ -32,11 +34,13 @@ def serve(
     import uvicorn
 
     from app.api import create_app
+    from app.logs import configure_logging
     from app.services.keys import has_active_keys
 
-    if log_level not in ("debug", "info", "warning", "error"):
+    if log_level not in (None, "debug", "info", "warning", "error"):
         raise ConfigError(f"--log-level must be debug, info, warning or error, not {log_level!r}")
     c = container()
+    level = log_level or c.settings.log_level
     keys = has_active_keys(c)
     if not _loopback(host) and not keys:
         raise ConfigError(
@@ -48,4 +52,5 @@ def serve(
         err.print("[yellow]warning:[/] no API key exists yet: every request will be refused "
                   "(401). Create one: tiller keys create --role trader --name me")  # fmt: skip
     err.print(f"Tiller API on http://{host}:{port} (docs at /docs)", highlight=False)
-    uvicorn.run(create_app(c), host=host, port=port, log_level=log_level)
+    configure_logging(c.settings, level)  # uvicorn's loggers too: one format, redacted
+    uvicorn.run(create_app(c), host=host, port=port, log_level=level, log_config=None)
