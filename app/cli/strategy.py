@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from app.cli._common import container, handle_errors, out, print_json, safe
-from core.errors import ConfigError
+from app.services.strategy import StrategyUnclearError
 from core.timeutil import parse_utc
 
 if TYPE_CHECKING:
@@ -34,18 +34,6 @@ TextArg = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-
-
-class StrategyRefusedError(ConfigError):
-    """The text cannot become a strategy; the message says why."""
-
-    code = "strategy_refused"
-
-
-class StrategyUnclearError(ConfigError):
-    """The text is a strategy but leaves something open; the message is the question."""
-
-    code = "strategy_unclear"
 
 
 @app.command("parse")
@@ -107,21 +95,16 @@ def backtest(
 
 
 def _read(text: str) -> ParseOutcome:
-    from app.services.strategy import parse_strategy
+    from app.services.strategy import read_strategy
 
-    outcome = parse_strategy(container(), text)
-    if outcome.kind == "refusal":
-        raise StrategyRefusedError(str(outcome.reason), hint=outcome.hint)
-    return outcome
+    return read_strategy(container(), text)  # a refusal raises StrategyRefusedError
 
 
 def outcome_json(outcome: ParseOutcome) -> dict[str, Any]:
-    """The outcome as JSON, with the spec's canonical English when there is a spec."""
-    from tools.strategy import render_strategy
+    """The service's model of the outcome (with the spec's canonical English)."""
+    from app.services.strategy import parse_view
 
-    data = outcome.model_dump(mode="json")
-    data["canonical_text"] = render_strategy(outcome.spec) if outcome.spec is not None else None
-    return data
+    return parse_view(outcome).model_dump(mode="json")
 
 
 def show_outcome(outcome: ParseOutcome) -> None:
