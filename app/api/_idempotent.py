@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from app.api.problems import MEDIA_TYPE, Problem, status_of
 from app.services.idempotency import claim, complete, release, request_hash
 from app.services.keys import KeyInfo
-from core.errors import ThrottledError, TillerError, error_code
+from core.errors import TillerError, error_code
 
 REPLAYED = "Idempotent-Replayed"
 
@@ -25,7 +25,9 @@ def idempotent(
     handler: Callable[[], BaseModel], status: int, headers: Headers,
 ) -> JSONResponse:  # fmt: skip
     """``handler``'s answer; with ``idem_key``, the first answer ever given to this key
-    for this request (a client error included: retrying it gives the same error)."""
+    for this request, a refusal of the request itself included (invalid, not found).
+    A refusal that depends on the moment (the run is busy, a limit, a server error)
+    is not kept: retrying with the same key may succeed."""
     if idem_key is None:
         data = handler().model_dump(mode="json")
         return JSONResponse(data, status, headers=headers(data))
@@ -40,7 +42,7 @@ def idempotent(
         result = handler()
     except TillerError as exc:
         code = status_of(exc)
-        if code >= 500 or isinstance(exc, ThrottledError):  # may succeed later: retryable
+        if code >= 500 or code in (409, 429):  # may succeed later: the key stays usable
             release(c, key.id, idem_key)
             raise
         name = error_code(exc)

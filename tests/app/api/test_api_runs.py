@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from agents.models import RunRequest
-from app.services.runs import begin_run, show_run
+from app.services.runs import begin_run, drive_run, show_run
 from tests.app.api.api_support import Api, api, sse
 
 # Bundled symbols the offline rules want to buy as of their last stored close. Later runs
@@ -131,6 +131,19 @@ def test_when_trading_is_halted_through_the_api_a_run_sends_no_order(a: Api) -> 
     assert trader.status_code == 403
     admin = a.client.post("/v1/risk/resume", json={"reason": "drill over"}, headers=a.h("admin"))
     assert admin.status_code == 200 and admin.json()["state"]["trading_state"] == "active"
+
+
+def test_an_approval_refused_while_the_run_is_busy_can_be_retried_with_the_same_key(
+    a: Api,
+) -> None:
+    view = begin_run(a.c, RunRequest(symbols=ALL["symbols"]), {"surface": "test"})
+    headers = a.h("trader", **{"Idempotency-Key": "early"})
+    url = f"/v1/runs/{view.run_id}/approval"
+    busy = a.client.post(url, json={"action": "approve"}, headers=headers)
+    assert busy.status_code == 409 and "still running" in busy.json()["detail"]
+    assert drive_run(a.c, view.run_id).status == "awaiting_approval"
+    done = a.client.post(url, json={"action": "approve"}, headers=headers)
+    assert done.status_code == 200 and done.json()["status"] == "succeeded"
 
 
 def test_a_run_recorded_by_a_server_that_died_is_run_by_the_next_one(tmp_path: Path) -> None:
