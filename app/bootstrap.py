@@ -92,7 +92,7 @@ class Container:
     def broker_at(self, clock: Clock) -> Broker:
         """The broker on ``clock`` (an agent run replayed in time has its own clock)."""
         from tools.executor import CcxtBroker, FillModel, PaperBroker
-        from tools.market_data._fetch import make_exchange
+        from tools.market_data import make_exchange
 
         venue = self.settings.trading_venue.strip().lower()
         if venue != "paper":

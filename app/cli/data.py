@@ -187,7 +187,7 @@ def fetch(
     json_: JsonOpt = False,
 ) -> None:
     """Download bars through ccxt into the store, resuming where the store ends."""
-    from tools.market_data._fetch import fetch_to_store, make_exchange
+    from tools.market_data import fetch_to_store, make_exchange
 
     c = container()
     start = parse_utc(since, name="--since") if since else None

@@ -1,6 +1,8 @@
 """Market data: a local point-in-time bar store, importers, the bundled default and
 live fetching through ccxt."""
 
+from typing import TYPE_CHECKING
+
 from tools.market_data._bundled import BUNDLED_SYMBOLS, bundled_frame, ensure_bundled
 from tools.market_data._frame import COLUMNS, validate_frame
 from tools.market_data._importer import ImportResult, import_path
@@ -36,6 +38,11 @@ __all__ = [
     "resample",
     "validate_frame",
 ]
+
+if TYPE_CHECKING:  # typed for callers; loaded lazily below
+    from tools.market_data._fetch import FetchReport as FetchReport
+    from tools.market_data._fetch import fetch_to_store as fetch_to_store
+    from tools.market_data._fetch import make_exchange as make_exchange
 
 
 def __getattr__(name: str) -> object:
