@@ -8,6 +8,7 @@ import typer
 from app.cli import audit as _audit
 from app.cli import autopilot as _autopilot
 from app.cli import backtest as _backtest
+from app.cli import chat as _chat
 from app.cli import data as _data
 from app.cli import forecast as _forecast
 from app.cli import kb as _kb
@@ -41,6 +42,7 @@ app.command("ask")(_kb.ask)
 app.add_typer(_run.app, name="run")
 app.add_typer(_run.runs_app, name="runs")
 app.add_typer(_strategy.app, name="strategy")
+app.command("chat")(_chat.chat)
 app.add_typer(_keys.app, name="keys")
 app.command("serve")(_serve.serve)
 app.add_typer(_autopilot.app, name="autopilot")

@@ -1,0 +1,1 @@
+"""The chat's pages (Streamlit runs each file as a script)."""

@@ -1,0 +1,129 @@
+"""The Portfolio, Risk and Runs pages, driven in-process by Streamlit's AppTest."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from agents.models import ApprovalDecision
+from app.bootstrap import build
+from app.services.portfolio import portfolio, risk_status
+from app.services.runs import decide_run, list_runs
+from tests.app.chat.chat_support import app, figures, frames, no_traceback, texts
+
+
+def approve_waiting_run() -> str:
+    c = build()
+    [view] = [v for v in list_runs(c) if v.status == "awaiting_approval"]
+    decide_run(c, view.run_id, ApprovalDecision(action="approve", operator="tester"))
+    return view.run_id
+
+
+def test_the_app_opens_on_the_chat_page_and_every_page_is_reachable() -> None:
+    at = app()
+    no_traceback(at)
+    assert [t.value for t in at.title] == ["Tiller"] and at.chat_input(key="prompt")
+    for page, title in (("portfolio", "Portfolio"), ("risk", "Risk"), ("runs", "Runs")):
+        at.switch_page(f"pages/{page}.py").run()
+        no_traceback(at)
+        assert [t.value for t in at.title] == [title]
+
+
+def test_portfolio_before_any_trade_shows_the_starting_cash_and_no_chart() -> None:
+    at = app("portfolio")
+    no_traceback(at)
+    shown = texts(at)
+    assert "Cash (USD) 100,000.00" in shown and "No positions yet" in shown
+    assert "Nothing traded yet" in shown and "No fills yet" in shown
+    assert figures(at) == []
+
+
+def test_portfolio_after_an_approval_shows_the_position_the_order_the_fill_and_equity() -> None:
+    approve_waiting_run()
+    book = portfolio(build())
+    at = app("portfolio")
+    no_traceback(at)
+    tables = {next(iter(f.columns)): f for f in frames(at)}
+    assert list(tables["symbol"]["quantity"]) == ["61"]
+    assert list(tables["created"]["status"]) == ["filled"]  # the orders table
+    fills = tables["time"]
+    assert (list(fills["side"]), list(fills["quantity"])) == (["buy"], ["61"])
+    [chart] = figures(at)
+    traces = {t["name"]: t for t in chart["data"]}
+    assert traces["equity"]["y"][-1] == pytest.approx(float(book.equity), abs=0.01)
+    assert traces["cash"]["y"][-1] == pytest.approx(float(book.cash), abs=0.01)
+    assert "No open orders" in texts(at)
+
+
+def test_halting_needs_a_confirmation_then_trading_is_halted_with_the_reason() -> None:
+    at = app("risk")
+    no_traceback(at)
+    assert "Trading state ACTIVE" in texts(at)
+    at.button(key="halt").click().run()
+    assert risk_status(build()).state["trading_state"] == "active"  # nothing yet
+    assert "Halt trading on paper?" in texts(at)
+    at.text_input(key="halt-reason").set_value("news pending")
+    at.button(key="halt-confirm").click().run()
+    no_traceback(at)
+    state = risk_status(build()).state
+    assert (state["trading_state"], state["halted_reason"]) == ("halted", "news pending")
+    assert "Trading state HALTED" in texts(at) and "Halted: news pending" in texts(at)
+
+
+def test_cancel_on_the_confirmation_leaves_trading_active() -> None:
+    at = app("risk")
+    at.button(key="halt").click().run()
+    at.button(key="halt-cancel").click().run()
+    assert risk_status(build()).state["trading_state"] == "active"
+    assert at.button(key="halt") and "Halt trading on paper?" not in texts(at)
+
+
+def test_resuming_without_a_reason_is_refused_with_the_services_message() -> None:
+    from app.services.risk import halt
+
+    halt(build(), "test", operator="tester")
+    at = app("risk")
+    at.button(key="resume").click().run()
+    no_traceback(at)
+    assert "resuming trading needs a reason" in texts(at)
+    assert risk_status(build()).state["trading_state"] == "halted"
+    at.text_input(key="resume-reason").set_value("news is out")
+    at.button(key="resume").click().run()
+    no_traceback(at)
+    assert risk_status(build()).state["trading_state"] == "active"
+    assert "Trading resumed: ACTIVE" in texts(at)
+
+
+def test_the_limits_table_shows_each_limit_and_how_much_of_it_is_used() -> None:
+    approve_waiting_run()
+    at = app("risk")
+    no_traceback(at)
+    [limits] = [f for f in frames(at) if "limit" in f.columns]
+    rows = limits.set_index("limit")
+    assert rows.loc["max_orders_per_day", "used"] == "1"
+    assert rows.loc["max_orders_per_day", "limit value"] == "500"
+    gross = Decimal(rows.loc["max_gross_exposure", "used"])
+    assert Decimal("0.03") < gross < Decimal("0.04")  # 61 AAPL at ~56 of ~100k
+    assert "Today's P&L" in texts(at)
+
+
+def test_runs_are_listed_filtered_and_one_opens_with_its_full_record() -> None:
+    run_id = approve_waiting_run()
+    at = app("runs")
+    no_traceback(at)
+    [table] = [f for f in frames(at) if "run" in f.columns]
+    assert list(table["run"]) == [run_id] and list(table["outcome"]) == ["executed"]
+    shown = texts(at)
+    assert f"Agent run `{run_id}`" in shown and f"tiller runs show {run_id} --json" in shown
+    [record] = [e for e in at.expander if e.label.startswith("The full record")]
+    [events] = [f for f in frames(record) if "seq" in f.columns]
+    assert list(events["seq"]) == list(range(1, len(events) + 1))
+    assert {"human_action", "order", "run_finished"} <= set(events["kind"])
+    at.text_input(key="runs-symbol").set_value("MSFT").run()
+    assert "No agent run matches" in texts(at)
+    at.text_input(key="runs-symbol").set_value("aapl").run()
+    at.selectbox(key="runs-status").set_value("awaiting_approval").run()
+    assert "No agent run matches" in texts(at)
+    at.selectbox(key="runs-status").set_value("succeeded").run()
+    assert next(f for f in frames(at) if "run" in f.columns)["run"].tolist() == [run_id]
