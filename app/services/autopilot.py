@@ -178,7 +178,13 @@ def leader(c: Container) -> LeaderView:
     )  # fmt: skip
 
 
-def status(c: Container, settings: AutopilotSettings) -> AutopilotStatus:
+def status(c: Container, settings: AutopilotSettings | None = None) -> AutopilotStatus:
+    """Everything ``tiller autopilot status`` shows (``GET /v1/autopilot`` and the chat's
+    Risk page can render it as is; ``leader.stale`` flags a heartbeat three cycles old)."""
+    if settings is None:
+        from app.autopilot import load_autopilot_settings
+
+        settings = load_autopilot_settings()
     record = c.ledger.load_risk_state("paper")
     return AutopilotStatus(
         leader=leader(c), jobs=list_jobs(c),

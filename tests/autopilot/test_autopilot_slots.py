@@ -127,3 +127,30 @@ def test_no_replay_date_then_the_first_run_is_as_of_the_last_stored_bar(
     assert run.inputs["request"]["mode"] == "auto"
     assert outcome.startswith("executed (as of 2013-03-02 00:00 UTC): buy ")
     assert "filled" in outcome
+
+
+def test_a_leader_that_died_mid_slot_then_the_next_one_resumes_its_run_once(
+    pilot: Autopilot, c: Container, wall: FixedClock
+) -> None:
+    from agents.models import RunRequest
+    from app.services.runs import begin_run
+
+    pilot.store.add(HOURLY, wall.now())
+    died_with_run = datetime(2026, 12, 7, 10, tzinfo=UTC)
+    died_before_run = datetime(2026, 12, 7, 11, tzinfo=UTC)
+    pilot.store.claim("hourly", died_with_run, wall.now())
+    recorded = begin_run(c, RunRequest(symbols=["MSFT"], mode="auto"), origin={"job": "hourly"})
+    pilot.store.attach_run("hourly", died_with_run, recorded.run_id)
+    pilot.store.claim("hourly", died_before_run, wall.now())
+
+    lead = Leader(pilot=pilot, lock=ProcessLock(), workers=0)
+    lead.lock.acquire()
+    said = lead.open()
+    lead.close()
+    assert said == [f"resumed run {recorded.run_id} of job hourly (slot 10:00)"]
+    slots = {s.slot: s for s in pilot.store.slots("hourly")}
+    assert slots[died_with_run].status == "done"
+    assert (slots[died_with_run].outcome or "").startswith("resumed after a restart: executed")
+    assert slots[died_before_run].status == "failed"
+    assert [r.run_id for r in list_runs(c)] == [recorded.run_id]
+    assert len(c.ledger.orders()) == 1
