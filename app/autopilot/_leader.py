@@ -144,7 +144,10 @@ class Leader:
                 f"this autopilot lost its {describe(self.lock)} (the database session "
                 "ended?): it stopped scheduling so that two leaders never trade"
             )
-        self.expire_approvals()
+        try:
+            self.expire_approvals()
+        except TillerError as exc:  # the next cycle tries again; say why meanwhile
+            self.pilot.warnings = [f"could not expire copilot proposals: {exc}"]
         if time.monotonic() >= self._next_mark:
             self._next_mark = time.monotonic() + self.pilot.settings.mark_every_s
             self._mark()
