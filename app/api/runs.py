@@ -152,20 +152,24 @@ async def run_events(
     ``after`` (or ``Last-Event-ID``) continues from an event."""
     c = state.container
     resume_at = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
-    seen = max(after, resume_at)
+    seen, last_kind = max(after, resume_at), None
     while True:
         fresh = await anyio.to_thread.run_sync(svc.run_events, c, run_id, seen)
         for event in fresh:
-            seen = event.seq
+            seen, last_kind = event.seq, event.kind
             data: dict[str, Any] = event.model_dump(mode="json")
             yield ServerSentEvent(event=EVENT_NAMES.get(event.kind, event.kind), id=str(seen),
                                   data=data)  # fmt: skip
-        view = await anyio.to_thread.run_sync(lambda: svc.show_run(c, run_id, events=False))
-        if view.status != "running" and not (
-            await anyio.to_thread.run_sync(svc.run_events, c, run_id, seen)
-        ):
-            return  # finished (after `done`) or waiting for a person
+        if fresh:
+            continue  # read again before deciding the run is quiet
+        if last_kind == "awaiting_approval" or await anyio.to_thread.run_sync(_finished, c, run_id):
+            return  # waiting for a person (nothing since the pause), or finished
         await anyio.sleep(POLL_S)
+
+
+def _finished(c: Any, run_id: str) -> bool:
+    record = c.ledger.get_run(run_id)
+    return record is None or record.status.value != "running"
 
 
 @router.post(
