@@ -30,24 +30,30 @@ def intent_for(
     )  # fmt: skip
 
 
-def market_view(ctx: AgentContext, snapshots: dict[str, Any]) -> MarketView:
-    quotes = {
-        Symbol(s): Quote(symbol=Symbol(s), timestamp=v["quote"]["timestamp"],
-                         last=Decimal(str(v["quote"]["last"])))
-        for s, v in snapshots.items()
-    }  # fmt: skip
-    return MarketView(quotes=quotes, instruments=ctx.instruments)
+def quotes_of(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every quote the run gathered: its symbols' and the held ones' (older checkpoints
+    have only the snapshots')."""
+    quotes = {s: v["quote"] for s, v in state["snapshots"].items()}
+    return {**quotes, **(state.get("quotes") or {})}
 
 
-def equity_of(ctx: AgentContext, snapshots: dict[str, Any]) -> Decimal:
-    marks = {s: Decimal(str(v["quote"]["last"])) for s, v in snapshots.items()}
+def market_view(ctx: AgentContext, quotes: dict[str, Any]) -> MarketView:
+    view = {
+        Symbol(s): Quote(symbol=Symbol(s), timestamp=q["timestamp"], last=Decimal(str(q["last"])))
+        for s, q in quotes.items()
+    }
+    return MarketView(quotes=view, instruments=ctx.instruments)
+
+
+def equity_of(ctx: AgentContext, quotes: dict[str, Any]) -> Decimal:
+    marks = {s: Decimal(str(q["last"])) for s, q in quotes.items()}
     return read_account(ctx).equity(marks)
 
 
 def decide(
     ctx: AgentContext,
     intents: list[OrderIntent],
-    snapshots: dict[str, Any],
+    quotes: dict[str, Any],
     round_: int,
     stage: str = "gate",
 ) -> list[tuple[Approved | Denied, RiskVerdict]]:
@@ -56,9 +62,9 @@ def decide(
     executor = ctx.executor()
     now = ctx.clock.now()
     # Feed today's equity first: it rolls the risk state's day and trips breakers.
-    state = executor.mark_to_market(equity_of(ctx, snapshots))
+    state = executor.mark_to_market(equity_of(ctx, quotes))
     view = read_account(ctx).view(ctx.currency)
-    market = market_view(ctx, snapshots)
+    market = market_view(ctx, quotes)
     out: list[tuple[Approved | Denied, RiskVerdict]] = []
     for intent in intents:
         decision = check(intent, view, market, ctx.limits, state, now, signer=ctx.signer)

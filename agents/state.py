@@ -21,6 +21,7 @@ class AgentState(TypedDict, total=False):
     as_of: str  # the run's clock (ISO 8601, UTC)
     fixed_clock: bool  # True when the data ends before now: the run is replayed in time
     snapshots: dict[str, dict[str, Any]]  # symbol -> Snapshot
+    quotes: dict[str, dict[str, str]]  # symbol -> {last, timestamp}: the run's and held symbols
     analysis: dict[str, dict[str, Any]]  # symbol -> AnalystReport
     forecasts: dict[str, dict[str, Any] | None]  # symbol -> ForecastSignal (None: no model)
     policy: dict[str, dict[str, Any] | None]  # symbol -> PolicySignal (None: no policy)

@@ -14,7 +14,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agents.context import AgentContext
-from agents.gate import decide
+from agents.gate import decide, quotes_of
 from agents.models import OrderOutcome
 from agents.nodes._common import ctx_of, progress, record
 from agents.state import AgentState
@@ -44,7 +44,7 @@ def execute(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]
             fresh.append(intent)
     verdicts = []
     for decision, verdict in decide(
-        ctx, fresh, state["snapshots"], state.get("round", 1), "execute"
+        ctx, fresh, quotes_of(dict(state)), state.get("round", 1), "execute"
     ):
         verdicts.append(verdict.model_dump(mode="json"))
         record(ctx, NAME, "decision", verdicts[-1])

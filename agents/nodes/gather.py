@@ -8,6 +8,7 @@ time, so its age at the run's clock is exactly how stale it is.
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +20,7 @@ from agents.context import AgentContext
 from agents.models import Quote, RunRequest, Snapshot
 from agents.nodes._common import ctx_of, progress, record
 from agents.state import AgentState
-from core.errors import DataError
+from core.errors import DataError, NotFoundError
 from core.types import Symbol, Timeframe
 
 NAME = "gather"
@@ -40,9 +41,24 @@ def gather(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
                 f"no {request.timeframe} bars of {symbol} closed by {now:%Y-%m-%d %H:%M}"
             )
         marks[symbol] = Decimal(str(frame["close"].iloc[-1]))
+    tf = Timeframe(request.timeframe)
+    quotes = {
+        s: {
+            "last": str(marks[s]),
+            "timestamp": (f.index[-1].to_pydatetime() + tf.delta).isoformat(),
+        }
+        for s, f in frames.items()
+    }
+    # The risk officer values every position, not only the run's symbols: held symbols
+    # get their quote too (none when no bar is stored: it then denies, failing closed).
+    for held in account.positions:
+        if str(held) not in quotes:
+            quote = _held_quote(ctx, str(held), tf, now)
+            if quote is not None:
+                quotes[str(held)] = quote
+                marks[str(held)] = Decimal(quote["last"])
     equity = account.equity(marks)
     snapshots: dict[str, dict[str, Any]] = {}
-    tf = Timeframe(request.timeframe)
     for symbol, frame in frames.items():
         close = frame["close"].to_numpy(dtype=float)
         last_open = frame.index[-1].to_pydatetime()
@@ -66,7 +82,20 @@ def gather(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
         for s, v in snapshots.items()
     )
     progress(NAME, "finished", f"{summary}; equity {equity:.2f}, trading {trading_state}")
-    return {"snapshots": snapshots}
+    return {"snapshots": snapshots, "quotes": quotes}
+
+
+def _held_quote(
+    ctx: AgentContext, symbol: str, tf: Timeframe, now: datetime
+) -> dict[str, str] | None:
+    try:
+        frame = ctx.store.bars(symbol, str(tf), as_of=now)
+    except NotFoundError:
+        return None
+    if len(frame) == 0:
+        return None
+    close_time = frame.index[-1].to_pydatetime() + tf.delta
+    return {"last": str(Decimal(str(frame["close"].iloc[-1]))), "timestamp": close_time.isoformat()}
 
 
 def _annualised(returns: np.ndarray, per_year: float) -> float:

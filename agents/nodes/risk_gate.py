@@ -9,7 +9,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agents.context import AgentContext
-from agents.gate import decide, intent_for
+from agents.gate import decide, intent_for, quotes_of
 from agents.models import TradeProposal
 from agents.nodes._common import ctx_of, progress, record
 from agents.state import AgentState
@@ -28,7 +28,7 @@ def risk_gate(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, An
         intent_for(state["run_id"], tag, i, p, ctx.venue, now) for i, p in enumerate(proposals)
     ]
     verdicts = [
-        v.model_dump(mode="json") for _, v in decide(ctx, intents, state["snapshots"], round_)
+        v.model_dump(mode="json") for _, v in decide(ctx, intents, quotes_of(dict(state)), round_)
     ]
     for v in verdicts:
         record(ctx, NAME, "decision", v)

@@ -164,3 +164,20 @@ def test_an_approval_given_after_a_halt_is_checked_again_and_sends_nothing(c: Co
     last = done["report"]["risk"][-1]
     assert last["approved"] is False and "STATE_HALTED" in last["reason_codes"]
     assert done["outcome"] == "denied"
+
+
+def test_a_run_on_other_symbols_values_the_positions_already_held(c: Container) -> None:
+    start_run(c, RunRequest(symbols=["MSFT"], mode="auto"))
+    [held] = c.ledger.positions(venue="paper")
+    view = start_run(c, RunRequest(symbols=["IBM"], mode="auto")).model_dump(mode="json")
+    verdicts = view["report"]["risk"]
+    assert verdicts and all("NO_REFERENCE_PRICE" not in v["reason_codes"] for v in verdicts)
+    assert view["outcome"] == "executed"
+    snap = show_run(c, view["run_id"]).model_dump(mode="json")["events"]
+    gathered = next(
+        e["payload"] for e in snap if e["node"] == "gather" and e["kind"] == "tool_call"
+    )
+    equity = Decimal(gathered["snapshots"]["IBM"]["equity"])
+    cash = Decimal(gathered["snapshots"]["IBM"]["cash"])
+    assert equity > cash  # the MSFT position is valued, not counted as 0
+    assert equity - cash > held.quantity * Decimal(20)
