@@ -88,7 +88,9 @@ def test_second_autopilot_on_the_same_ledger_then_refuses_or_waits_and_takes_ove
 
     second = start(env, "--wait")
     spawned.append(second)
-    time.sleep(1.0)  # the second is polling for the lock now
+    assert second.stderr is not None
+    said = second.stderr.readline()  # blocks until the second has met the lock
+    assert "another autopilot leads this ledger" in said and "waiting for it to stop" in said
     assert second.poll() is None
     stopped = run(env, "stop", "--json")
     assert stopped.returncode == 0 and '"stopped": true' in stopped.stdout
@@ -100,7 +102,7 @@ def test_second_autopilot_on_the_same_ledger_then_refuses_or_waits_and_takes_ove
     assert f"autopilot running: pid {second.pid} on" in status.stdout
     request_stop(build(database_url=database_url))
     assert second.wait(30) == 0
-    assert "waiting for it to stop" in second.communicate()[1]
+    assert "autopilot stopped: `tiller autopilot stop` asked" in second.communicate()[1]
 
 
 def test_lock_taken_then_a_second_refuses_or_gives_up_waiting_and_gets_it_once_free(
