@@ -278,6 +278,7 @@ def stop(
         else:
             out.print("no autopilot is running on this ledger")
         return
+
     def still_up() -> bool:  # that leader, not one that was waiting to take over
         now = leader(c)
         return now.running and now.holder == view.holder and now.state == "running"
