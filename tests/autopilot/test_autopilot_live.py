@@ -42,11 +42,11 @@ def restrictions(withdrawals: bool) -> object:
     return answer
 
 
-def live_pilot(fake: FakeBinance, *, live: bool = True) -> Autopilot:
+def live_pilot(fake: FakeBinance, *, live: bool = True, sandbox: bool = False) -> Autopilot:
     c: Container = build(
-        trading_venue="binance", exchange_id="binance", exchange_sandbox=False,
+        trading_venue="binance", exchange_id="binance", exchange_sandbox=sandbox,
         exchange_api_key="test-key", exchange_api_secret="test-secret",
-        exchange_api_urls=fake.api_overrides(),
+        exchange_api_urls=fake.api_overrides(sandbox=sandbox),
     )  # fmt: skip
     pilot = Autopilot(container=c, settings=AutopilotSettings(live=live),
                       limits=profile_limits(c.limits), clock=FixedClock(WALL))  # fmt: skip
@@ -91,3 +91,11 @@ def test_both_switches_a_trade_only_key_and_a_reconciled_account_then_start_allo
     paper = LIVE.model_copy(update={"mode": "paper"})
     assert pilot.run_container(paper).settings.trading_venue == "paper"  # paper stays paper
     assert len(fake.requests_to(RESTRICTIONS)) == 1  # the key's permissions were asked
+
+
+def test_sandbox_key_then_a_warning_that_its_permissions_are_not_checked(
+    fake: FakeBinance, home: Path
+) -> None:
+    warnings = check_live(live_pilot(fake, sandbox=True))
+    assert len(warnings) == 1 and "binance sandbox" in warnings[0]
+    assert fake.requests_to(RESTRICTIONS) == []
