@@ -55,7 +55,7 @@ class AgentContext:
     clock: Clock
     limits: Limits
     signer: TokenSigner
-    instruments: Mapping[Symbol, Instrument]
+    instruments: Mapping[Symbol, Instrument] | None  # None: ask the run's broker (a venue)
     executor_factory: Callable[[Clock], Executor]
     forecaster_roots: list[Path]
     policy_roots: list[Path]

@@ -42,7 +42,10 @@ def market_view(ctx: AgentContext, quotes: dict[str, Any]) -> MarketView:
         Symbol(s): Quote(symbol=Symbol(s), timestamp=q["timestamp"], last=Decimal(str(q["last"])))
         for s, q in quotes.items()
     }
-    return MarketView(quotes=view, instruments=ctx.instruments)
+    instruments = ctx.instruments
+    if instruments is None:  # a real venue: its own trading rules (loaded by ccxt)
+        instruments = ctx.executor().broker.instruments()
+    return MarketView(quotes=view, instruments=instruments)
 
 
 def equity_of(ctx: AgentContext, quotes: dict[str, Any]) -> Decimal:

@@ -81,10 +81,14 @@ def make_context(c: Container, clock: Clock, run_id: str) -> AgentContext:
 
     _one_torch_thread()
     recorder = RunRecorder(RunLog(c.ledger), run_id)
+    # Orders are proposed for the venue they will be sent to (the risk officer's venue
+    # allow-list applies to it), never labelled "paper" while going to an exchange.
+    venue = c.settings.trading_venue.strip().lower()
     state = c.settings.state_path
     return AgentContext(
         store=c.store, clock=clock, limits=c.limits, signer=c.signer,
-        instruments=c.paper_instruments(), executor_factory=c.executor_at,
+        instruments=c.paper_instruments() if venue == "paper" else None,
+        executor_factory=c.executor_at, venue=venue,
         forecaster_roots=[forecaster_registry(state), FORECASTERS],
         policy_roots=[policy_registry(state), POLICIES],
         kb=c.knowledge_base, llm=_llm_session(c, recorder), recorder=recorder,
