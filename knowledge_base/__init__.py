@@ -11,10 +11,18 @@ from knowledge_base.document import (
     LoadError,
     LoadReport,
     Section,
+    SuppliedMeta,
     make_doc_id,
     sha256_bytes,
+    with_supplied,
 )
-from knowledge_base.loaders import SUPPORTED_SUFFIXES, load_file, load_path, loadable_files
+from knowledge_base.loaders import (
+    SUPPORTED_SUFFIXES,
+    load_file,
+    load_path,
+    loadable_files,
+    supplied_meta,
+)
 from knowledge_base.sanitize import clean_line, clean_text
 
 __all__ = [
@@ -25,6 +33,7 @@ __all__ = [
     "LoadError",
     "LoadReport",
     "Section",
+    "SuppliedMeta",
     "clean_line",
     "clean_text",
     "load_file",
@@ -32,4 +41,6 @@ __all__ = [
     "loadable_files",
     "make_doc_id",
     "sha256_bytes",
+    "supplied_meta",
+    "with_supplied",
 ]

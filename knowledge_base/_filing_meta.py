@@ -12,7 +12,7 @@ convention, not evidence, and a reader must be able to tell the two apart.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -281,12 +281,17 @@ def missing_fields(meta: Meta, kind: DocumentKind) -> tuple[str, ...]:
     return tuple(name for name in _EXPECTED[kind] if not getattr(meta, name))
 
 
-def metadata_sources(meta: Meta, from_name: Iterable[str] = ()) -> dict[str, MetaSource]:
+def metadata_sources(
+    meta: Meta, from_name: Iterable[str] = (), stated: Mapping[str, MetaSource] | None = None
+) -> dict[str, MetaSource]:
     """Where each field ``meta`` has came from: ``"filename"`` for those in ``from_name``
-    (only the file-name convention states them), ``"document"`` for the rest."""
+    (only the file-name convention states them), the source ``stated`` names (``"cover
+    page"``, ``"signature page"``, ``"user"``) for those it lists, ``"document"`` for the
+    rest."""
     named = set(from_name)
+    stated = stated or {}
     return {
-        name: "filename" if name in named else "document"
+        name: "filename" if name in named else stated.get(name, "document")
         for name in SOURCED_FIELDS
         if getattr(meta, name)
     }
@@ -300,9 +305,14 @@ def file_document(
     meta: Meta,
     kind: DocumentKind,
     from_name: Iterable[str] = (),
+    stated: Mapping[str, MetaSource] | None = None,
+    pages: int = 0,
 ) -> Document:
     """The ``Document`` of a file: id from its resolved path, hash of its raw bytes.
-    ``from_name``: the fields of ``meta`` that only the file name states."""
+    ``from_name``: the fields of ``meta`` that only the file name states; ``stated``: the
+    source of fields the document states somewhere more precise than "document".
+    ``pages``: the page count of a paginated source, whose blocks' ``group`` is their
+    0-based page."""
     text, starts = assemble(blocks)
     meta = replace(
         meta,
@@ -324,5 +334,20 @@ def file_document(
         published_at=meta.published_at,
         url=meta.url,
         missing=missing_fields(meta, kind),
-        metadata_sources=metadata_sources(meta, from_name),
+        metadata_sources=metadata_sources(meta, from_name, stated),
+        page_starts=_page_starts(blocks, starts, pages, len(text)),
     )
+
+
+def _page_starts(blocks: list[Block], starts: list[int], pages: int, end: int) -> tuple[int, ...]:
+    """Where each of ``pages`` pages starts in the text; a page without text starts where
+    the next page with text does (so no span is ever placed on it)."""
+    found = [end] * pages
+    for block, start in zip(reversed(blocks), reversed(starts), strict=True):
+        if block.group < pages:
+            found[block.group] = start
+    for page in range(pages - 2, -1, -1):
+        found[page] = min(found[page], found[page + 1])
+    if found:
+        found[0] = 0  # the separator before a page belongs to the page before it
+    return tuple(found)

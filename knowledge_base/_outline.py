@@ -29,6 +29,35 @@ _ITEM = re.compile(
 _SMALL_WORDS = frozenset(
     {"a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on", "or", "the", "to"}
 )
+_REFERENCE = re.compile(
+    r"\b(?:of|in|under)\s+this\s+(?:annual|quarterly|report|form)\b|\bincluded\s+in\b",
+    re.IGNORECASE,
+)
+# The long item titles of 10-K, 10-Q and 8-K forms, which wrap in a PDF's narrow lines.
+_STANDARD_TITLES = (
+    "Market for Registrant's Common Equity, Related Stockholder Matters and Issuer "
+    "Purchases of Equity Securities",
+    "Management's Discussion and Analysis of Financial Condition and Results of Operations",
+    "Quantitative and Qualitative Disclosures About Market Risk",
+    "Financial Statements and Supplementary Data",
+    "Changes in and Disagreements With Accountants on Accounting and Financial Disclosure",
+    "Disclosure Regarding Foreign Jurisdictions that Prevent Inspections",
+    "Directors, Executive Officers and Corporate Governance",
+    "Security Ownership of Certain Beneficial Owners and Management and Related "
+    "Stockholder Matters",
+    "Certain Relationships and Related Transactions, and Director Independence",
+    "Principal Accountant Fees and Services",
+    "Exhibits and Financial Statement Schedules",
+    "Exhibit and Financial Statement Schedules",
+    "Unresolved Staff Comments",
+    "Unregistered Sales of Equity Securities and Use of Proceeds",
+    "Defaults Upon Senior Securities",
+    "Results of Operations and Financial Condition",
+    "Departure of Directors or Certain Officers; Election of Directors; Appointment of "
+    "Certain Officers; Compensatory Arrangements of Certain Officers",
+    "Entry into a Material Definitive Agreement",
+    "Submission of Matters to a Vote of Security Holders",
+)
 _MAX_HEADING = 220
 _MAX_TITLE_LOOKAHEAD = 160
 
@@ -158,8 +187,11 @@ def _item_heading(blocks: Sequence[Block], index: int) -> tuple[str, str] | None
     rest = _strip_page_number(rest.replace(" | ", " ")).strip(" |")
     if not separator and rest[:1].islower():
         return None  # "Item 7 of this report ..." is a reference, not a heading
-    if not rest:
-        rest = _title_below(blocks, index)
+    if rest.startswith((",", ";")) or _REFERENCE.search(rest):
+        # A PDF line that starts a cross-reference: 'Item 3, "Legal Proceedings" of this
+        # Annual Report', "Item 1A Risk Factors of this Annual Report on Form 10-K."
+        return None
+    rest = _continued(blocks, index, rest) if rest else _title_below(blocks, index)
     item = number + (letter or "").upper()
     title = _tidy_title(rest)
     dotted = "." in number
@@ -177,6 +209,28 @@ def _title_below(blocks: Sequence[Block], index: int) -> str:
     if below.rstrip(".").count(". ") or below[:1].islower():
         return ""
     return below
+
+
+def _continued(blocks: Sequence[Block], index: int, title: str) -> str:
+    """A heading wrapped over lines (a PDF's "ITEM 5. MARKET FOR REGISTRANT’S" then
+    "COMMON EQUITY, RELATED ..."): the next lines are joined while the title keeps
+    reading as a prefix of one of the items' titles Regulation S-K fixes."""
+    for below in blocks[index + 1 : index + 7]:
+        if below.group != blocks[index].group:
+            break
+        longer = f"{title} {_strip_page_number(below.text)}"
+        words, more = _words(title), _words(longer)
+        if len(more) == len(words) or not any(t[: len(more)] == more for t in _STANDARD):
+            break
+        title = longer
+    return title
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(w for w in re.findall(r"[a-z]+", text.lower().replace("’", "'")) if w != "the")
+
+
+_STANDARD = tuple(_words(title) for title in _STANDARD_TITLES)
 
 
 def _strip_page_number(text: str) -> str:

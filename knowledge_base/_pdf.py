@@ -1,9 +1,16 @@
 """PDF files → ``Document`` (pypdf text extraction, one line per block, page by page).
 
-Headings are found as in HTML filings ("PART I", "Item 1A. Risk Factors"); metadata comes
-from the PDF's info dictionary (its title), the cover page (registrant name, "FORM 10-K")
-and the file-name convention. A PDF's creation date is not its filing date and is not
-used. Scanned PDFs (no text layer) and encrypted PDFs are refused with the fix.
+Every block keeps its page, so the document records where each page starts and every
+passage can be cited by page. Running headers and footers (a line at the top or bottom
+of most pages that differs at most in its numbers: "Apple Inc. | 2024 Form 10-K | 29", a
+browser's print header) are dropped: they are not part of the text a person reads.
+
+Headings are found as in HTML filings ("PART I", "Item 1A. Risk Factors"). Metadata comes
+from the document's own pages: the cover page (registrant name, "FORM 10-K", the trading
+symbols, "For the fiscal year ended ..."), the signature page's date, a release's
+dateline; then the PDF's info dictionary (its title) and the file-name convention. A
+PDF's creation date is not its filing date and is not used. Scanned PDFs (no text layer)
+and encrypted PDFs are refused with the fix.
 """
 
 from __future__ import annotations
@@ -11,12 +18,20 @@ from __future__ import annotations
 import io
 import logging
 import re
+from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
 from core.errors import DataError
+from knowledge_base._cover import (
+    cover_page_fiscal_period,
+    cover_page_tickers,
+    dateline_date,
+    signature_date,
+)
 from knowledge_base._filing_meta import (
     Meta,
     compose_title,
@@ -25,11 +40,15 @@ from knowledge_base._filing_meta import (
     file_document,
     meaningful_title,
     parse_file_name,
+    public_by,
 )
 from knowledge_base._outline import Block, sec_headings
-from knowledge_base.document import Document, DocumentKind
+from knowledge_base.document import Document, DocumentKind, MetaSource
 from knowledge_base.sanitize import clean_line
 
+# Lines this close to a page's top or bottom may be a running header or footer.
+_EDGE = 3
+_DIGITS = re.compile(r"\d+")
 _PAGE_NUMBER = re.compile(r"^(?:page\s+)?-?\s*\d{1,3}\s*(?:of\s+\d+)?\s*[-.]?$", re.IGNORECASE)
 
 
@@ -53,25 +72,72 @@ def load_pdf(path: Path, data: bytes) -> Document:
         info_title = reader.metadata.title if reader.metadata else None
     except PyPdfError:
         info_title = None
+    meta, from_name, stated = _metadata(path, blocks, info_title)
+    kind: DocumentKind = "filing" if meta.form else "document"
+    headings = sec_headings(blocks)
+    return file_document(
+        path, data, blocks, headings, meta, kind, from_name, stated, pages=len(pages)
+    )
+
+
+def _metadata(
+    path: Path, blocks: list[Block], info_title: object
+) -> tuple[Meta, list[str], dict[str, MetaSource]]:
+    """The document's metadata, the fields only its file name states, and where the
+    others were read."""
     named = parse_file_name(path)
     head = "\n".join(block.text for block in blocks[:200])
+    cover = "\n".join(block.text for block in blocks if block.group < 2)
     company = cover_page_company(head)
     stated_form = cover_page_form(head)
     form = stated_form or named.form
+    tickers = cover_page_tickers(cover)
+    period = cover_page_fiscal_period(cover) if form and form.startswith("10-K") else None
+    dated = _stated_date(blocks, head, form)
+    stated: dict[str, MetaSource] = {}
+    for name, value in (("company", company), ("form", stated_form), ("tickers", tickers)):
+        if value:
+            stated[name] = "cover page"
+    if period:
+        stated["fiscal_period"] = "cover page"
     own_title = meaningful_title(str(info_title) if info_title else None)
-    meta = Meta(
-        title=own_title or compose_title(company, form, None, _first_line(blocks)),
-        tickers=(named.ticker,) if named.ticker else (),
-        company=company,
-        form=form,
-        published_at=named.filed,
-    )
-    # A PDF states no ticker or filing date of its own (its creation date is not one).
-    from_name = ["tickers", "published_at"]
+    title = own_title or compose_title(company, form, period, _first_line(blocks))
+    if not own_title and company and stated_form:
+        stated["title"] = "cover page"
+    from_name: list[str] = []
+    if not tickers and named.ticker:
+        tickers, from_name = (named.ticker,), [*from_name, "tickers"]
     if form and not stated_form:
         from_name += ["form"] + (["title"] if company and not own_title else [])
-    kind: DocumentKind = "filing" if form else "document"
-    return file_document(path, data, blocks, sec_headings(blocks), meta, kind, from_name)
+    published_at = dated[0] if dated else None
+    # EDGAR's date (in the name fetch-filings writes) is when the filing became public; a
+    # signature precedes it. The later of the two never shows the filing early.
+    if named.filed and (published_at is None or named.filed > published_at):
+        published_at, from_name = named.filed, [*from_name, "published_at"]
+    elif dated:
+        stated["published_at"] = dated[1]
+    meta = Meta(
+        title=title,
+        tickers=tickers,
+        company=company,
+        form=form,
+        fiscal_period=period,
+        published_at=published_at,
+    )
+    return meta, from_name, stated
+
+
+def _stated_date(
+    blocks: list[Block], head: str, form: str | None
+) -> tuple[datetime, MetaSource] | None:
+    """The date the document states for itself: a filing's signature page, else a
+    release's dateline."""
+    if form:
+        signed = signature_date("\n".join(block.text for block in blocks))
+        if signed:
+            return public_by(signed), "signature page"
+    released = dateline_date(head)
+    return (public_by(released), "document") if released else None
 
 
 def _read(data: bytes, source: str) -> tuple[PdfReader, list[str]]:
@@ -100,14 +166,35 @@ def _read(data: bytes, source: str) -> tuple[PdfReader, list[str]]:
 
 
 def _blocks(pages: list[str]) -> list[Block]:
-    """Each page's lines, one block per line, pages separated by a blank line."""
+    """Each page's lines, one block per line (``group`` is the 0-based page), without
+    page numbers and running headers/footers."""
+    lines = [[clean_line(raw) for raw in page.splitlines()] for page in pages]
+    lines = [[line for line in page if line] for page in lines]
+    furniture = _furniture(lines)
     blocks: list[Block] = []
-    for number, page in enumerate(pages):
-        for raw in page.splitlines():
-            line = clean_line(raw)
-            if line and not _PAGE_NUMBER.match(line):
-                blocks.append(Block(line, number))
+    for number, page in enumerate(lines):
+        for at, line in enumerate(page):
+            edge = at < _EDGE or at >= len(page) - _EDGE
+            if _PAGE_NUMBER.match(line) or (edge and _shape(line) in furniture):
+                continue
+            blocks.append(Block(line, number))
     return blocks
+
+
+def _furniture(pages: list[list[str]]) -> set[str]:
+    """The shapes of lines at the top or bottom of at least half the pages (and of at
+    least two): running headers and footers."""
+    counts: Counter[str] = Counter()
+    for page in pages:
+        edges = page[:_EDGE] + page[max(_EDGE, len(page) - _EDGE) :]
+        counts.update({_shape(line) for line in edges})
+    least = max(2, (len(pages) + 1) // 2)
+    return {shape for shape, count in counts.items() if count >= least}
+
+
+def _shape(line: str) -> str:
+    """A line with its numbers blanked: page 3's footer and page 4's share a shape."""
+    return _DIGITS.sub("#", line)
 
 
 def _first_line(blocks: list[Block]) -> str | None:

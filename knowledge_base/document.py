@@ -10,23 +10,30 @@ The contract every loader keeps:
   section with an empty path. Together the sections cover ``text`` from start to end.
 - Metadata that could not be found is left ``None`` (or empty) and named in ``missing``;
   it is never guessed. ``metadata_sources`` says where each field that *was* found came
-  from: ``"document"`` (its own statements: iXBRL facts, a cover page, a front matter, a
-  news item's fields, a PDF's title) or ``"filename"`` (only the file-name convention
-  ``<ticker>-<form>-<YYYY-MM-DD>.<ext>`` says so, whatever the file contains). Citations
-  show the second kind, so a reader knows which facts rest on a file's name alone.
+  from: ``"document"`` (its own structured statements: iXBRL facts, a front matter, a
+  news item's fields, a PDF's title, a release's dateline), ``"cover page"`` or
+  ``"signature page"`` (read from that page of a filing's text), ``"filename"`` (only the
+  file-name convention ``<ticker>-<form>-<YYYY-MM-DD>.<ext>`` says so, whatever the file
+  contains) or ``"user"`` (given at ingestion, e.g. ``tiller kb ingest --ticker``, because
+  the document does not state it). Citations show the file-name kind, so a reader knows
+  which facts rest on a file's name alone.
+- ``page_starts`` (paginated sources such as PDFs): the offset in ``text`` at which each
+  page starts, page 1 first; empty for sources without pages. ``pages_of`` maps a span
+  to the pages it lies on.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
 from core.errors import DataError
 
 DocumentKind = Literal["filing", "news", "primer", "document"]
-MetaSource = Literal["document", "filename"]
+MetaSource = Literal["document", "cover page", "signature page", "filename", "user"]
 
 # Metadata fields a loader reports as missing when it cannot establish them.
 META_FIELDS = ("title", "tickers", "company", "form", "fiscal_period", "published_at")
@@ -68,6 +75,7 @@ class Document:
     missing: tuple[str, ...] = field(default=())
     # field name → where it came from, for every field of SOURCED_FIELDS that is set.
     metadata_sources: dict[str, MetaSource] = field(default_factory=dict, hash=False)
+    page_starts: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.published_at is not None and self.published_at.tzinfo is None:
@@ -88,6 +96,20 @@ class Document:
 
     def section_text(self, section: Section) -> str:
         return self.text[section.start : section.end]
+
+    def pages_of(self, start: int, end: int) -> tuple[int, ...]:
+        """The 1-based page numbers the span ``[start, end)`` lies on (empty when the
+        document has no pages)."""
+        return pages_of(self.page_starts, start, end)
+
+
+def pages_of(page_starts: tuple[int, ...], start: int, end: int) -> tuple[int, ...]:
+    """The 1-based pages that ``[start, end)`` overlaps, given each page's start offset."""
+    if not page_starts:
+        return ()
+    first = bisect.bisect_right(page_starts, start)
+    last = bisect.bisect_right(page_starts, max(start, end - 1))
+    return tuple(range(max(first, 1), max(last, 1) + 1))
 
 
 def make_doc_id(source_key: str) -> str:
@@ -113,3 +135,37 @@ class LoadReport:
 
     documents: list[Document] = field(default_factory=list)
     errors: list[LoadError] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SuppliedMeta:
+    """Metadata a person gives at ingestion (``tiller kb ingest --ticker --form
+    --published-at``) for documents that do not state it."""
+
+    tickers: tuple[str, ...] = ()
+    form: str | None = None
+    published_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.published_at is not None and self.published_at.tzinfo is None:
+            raise DataError("--published-at must carry a timezone (e.g. 2024-11-01T21:30:00Z)")
+
+
+def with_supplied(document: Document, supplied: SuppliedMeta) -> Document:
+    """``document`` with ``supplied`` filling each field it lacks or knows only from its
+    file name (recorded as ``"user"``). What the document states itself is kept: a
+    person's word does not overrule the filing's cover page."""
+    changes: dict[str, object] = {}
+    sources = dict(document.metadata_sources)
+    for name, value in (
+        ("tickers", supplied.tickers),
+        ("form", supplied.form),
+        ("published_at", supplied.published_at),
+    ):
+        if value and sources.get(name, "filename") in ("filename", "user"):
+            changes[name] = value
+            sources[name] = "user"
+    if not changes:
+        return document
+    missing = tuple(name for name in document.missing if name not in changes)
+    return replace(document, **changes, missing=missing, metadata_sources=sources)  # type: ignore[arg-type]

@@ -22,12 +22,12 @@ recursively in sorted order, so the same folder always loads the same way.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from core.errors import DataError, NotFoundError
-from knowledge_base.document import Document, LoadError, LoadReport
+from knowledge_base.document import Document, LoadError, LoadReport, SuppliedMeta
 
 
 # Each format's module (and lxml or pypdf) is imported on first use, so importing
@@ -179,3 +179,29 @@ def _without_source(message: str, path: Path) -> str:
     already carries it in ``source``."""
     prefix = f"{path}: "
     return message[len(prefix) :] if message.startswith(prefix) else message
+
+
+def supplied_meta(
+    tickers: Sequence[str], form: str | None, published_at: str | None
+) -> SuppliedMeta | None:
+    """What a person gives at ingestion, checked: tickers and form upper-cased, a date
+    alone (``2024-11-01``) public by 17:30 New York time that day as a filing's date is,
+    a time with its offset as given. None when nothing is given. Raises ``ValueError``
+    (with the fix) for an unreadable or future date."""
+    from knowledge_base._filing_meta import future_date_problem, parse_published, public_by
+
+    if not (tickers or form or published_at):
+        return None
+    when = None
+    if published_at:
+        try:
+            day = date.fromisoformat(published_at.strip())
+        except ValueError:
+            when = parse_published(published_at, require_time=True)
+        else:
+            when = public_by(day)
+        problem = future_date_problem(when, datetime.now(UTC))
+        if problem:
+            raise ValueError(problem)
+    cleaned = tuple(t.strip().upper() for t in tickers if t.strip())
+    return SuppliedMeta(cleaned, (form or "").strip().upper() or None, when)

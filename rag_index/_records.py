@@ -6,6 +6,7 @@ SQL, numpy and Weaviate agree exactly with ``Filters.matches`` on aware datetime
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -158,7 +159,7 @@ def _filter_micros(value: datetime | None, name: str) -> int | None:
 def document_metadata(document: DocumentRecord) -> dict[str, Any]:
     """A document's descriptive fields as JSON-ready values (times in microseconds):
     what every backend stores beside its identity, version and chunk count."""
-    return {
+    meta: dict[str, Any] = {
         "source": document.source,
         "kind": document.kind,
         "title": document.title,
@@ -170,6 +171,10 @@ def document_metadata(document: DocumentRecord) -> dict[str, Any]:
         "url": document.url,
         "metadata_sources": dict(document.metadata_sources),
     }
+    # Only paginated documents carry it, so records written before it stay equal.
+    if document.pages:
+        meta["pages"] = document.pages
+    return meta
 
 
 def document_from_metadata(
@@ -199,4 +204,19 @@ def document_from_metadata(
         missing=tuple(missing),
         # Absent from records written before provenance was kept: nothing is known of it.
         metadata_sources=dict(meta.get("metadata_sources") or {}),
+        pages=int(meta.get("pages") or 0),
     )
+
+
+def pages_to_json(chunk: Chunk) -> str:
+    """A chunk's pages as stored: ``[[page, start], ...]`` (``[]`` without pages)."""
+    return json.dumps([[p, s] for p, s in zip(chunk.pages, chunk.page_starts, strict=True)])
+
+
+def pages_from_json(value: str) -> dict[str, tuple[int, ...]]:
+    """The ``Chunk`` fields ``pages_to_json`` wrote (empty for passages stored before)."""
+    pairs = json.loads(value)
+    return {
+        "pages": tuple(int(p) for p, _ in pairs),
+        "page_starts": tuple(int(s) for _, s in pairs),
+    }

@@ -22,7 +22,14 @@ from typing import Any
 import numpy as np
 
 from core.errors import ConfigError, DataError
-from rag_index._records import document_from_metadata, document_metadata, from_micros, to_micros
+from rag_index._records import (
+    document_from_metadata,
+    document_metadata,
+    from_micros,
+    pages_from_json,
+    pages_to_json,
+    to_micros,
+)
 from rag_index._text import tokenize
 from rag_index.types import Chunk, DocumentRecord
 
@@ -59,6 +66,7 @@ CREATE TABLE chunks (
     terms BLOB NOT NULL,
     vector BLOB NOT NULL,
     metadata_sources TEXT NOT NULL DEFAULT '{}',
+    pages TEXT NOT NULL DEFAULT '[]',
     UNIQUE (collection, chunk_id)
 );
 CREATE INDEX chunks_by_document ON chunks (collection, doc_id);
@@ -66,11 +74,14 @@ CREATE TABLE terms (id INTEGER PRIMARY KEY, term TEXT NOT NULL UNIQUE);
 """
 _CHUNK_COLUMNS = (
     "rowid, chunk_id, doc_id, collection, ordinal, text, char_start, char_end, section, "
-    "title, tickers, form, published_at, source, kind, metadata_sources"
+    "title, tickers, form, published_at, source, kind, metadata_sources, pages"
 )
 # Columns added to a schema version after its stores were first written: an older store
 # gets them (with their default) when it is opened, and older Tillers ignore them.
-_ADDED_COLUMNS = {("chunks", "metadata_sources"): "TEXT NOT NULL DEFAULT '{}'"}
+_ADDED_COLUMNS = {
+    ("chunks", "metadata_sources"): "TEXT NOT NULL DEFAULT '{}'",
+    ("chunks", "pages"): "TEXT NOT NULL DEFAULT '[]'",
+}
 Upsert = tuple[DocumentRecord, Sequence[Chunk], np.ndarray]
 
 
@@ -191,7 +202,7 @@ def write_documents(conn: sqlite3.Connection, items: Sequence[Upsert]) -> None:
             try:
                 conn.executemany(
                     f"INSERT INTO chunks ({_CHUNK_COLUMNS}, terms, vector) "
-                    "VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (_chunk_row(c, b, v) for c, b, v in zip(chunks, blobs, vectors, strict=True)),
                 )
             except sqlite3.IntegrityError as exc:
@@ -275,6 +286,7 @@ def _chunk_row(chunk: Chunk, terms: bytes, vector: np.ndarray) -> tuple[Any, ...
         chunk.source,
         chunk.kind,
         json.dumps(chunk.metadata_sources, ensure_ascii=False),
+        pages_to_json(chunk),
         terms,
         vector.tobytes(),
     )
@@ -336,6 +348,7 @@ def _chunk(row: Sequence[Any]) -> Chunk:
         source=row[13],
         kind=row[14],
         metadata_sources=json.loads(row[15]),
+        **pages_from_json(row[16]),
     )
 
 

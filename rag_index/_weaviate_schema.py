@@ -17,6 +17,8 @@ from rag_index._records import (
     document_from_metadata,
     document_metadata,
     from_micros,
+    pages_from_json,
+    pages_to_json,
     to_micros,
 )
 from rag_index.types import Chunk, DocumentRecord
@@ -95,6 +97,7 @@ def _chunk_properties() -> list[Any]:
         stored("source", DataType.TEXT),
         stored("kind", DataType.TEXT),
         stored("metadata_sources", DataType.TEXT),  # JSON, added after schema 1 shipped
+        stored("pages", DataType.TEXT),  # JSON list of page numbers, added later still
     ]
 
 
@@ -127,6 +130,7 @@ def chunk_to_properties(chunk: Chunk, write_id: str) -> dict[str, Any]:
         "source": chunk.source,
         "kind": chunk.kind,
         "metadata_sources": json.dumps(chunk.metadata_sources),
+        "pages": pages_to_json(chunk),
     }
     # Weaviate has no null: an absent property is how "unknown" is stored.
     if chunk.form is not None:
@@ -157,6 +161,7 @@ def chunk_from_properties(p: dict[str, Any]) -> Chunk:
         source=p["source"],
         kind=p["kind"],
         metadata_sources=json.loads(p.get("metadata_sources") or "{}"),
+        **pages_from_json(p.get("pages") or "[]"),
     )
 
 

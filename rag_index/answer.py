@@ -22,7 +22,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rag_index.types import Chunk, Embedder, ScoredChunk, chunk_to_json, from_filename
+from rag_index.types import (
+    Chunk,
+    Embedder,
+    ScoredChunk,
+    chunk_to_json,
+    from_filename,
+    page_label,
+)
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]”’]*\s+(?=[\"'(\[“‘`]?[A-Z0-9$`])")
 _TERMINAL = re.compile(r"[.!?:;][\"')\]”’]*$")
@@ -60,11 +67,17 @@ class Citation:
     end: int
     quote: str
 
+    @property
+    def pages(self) -> tuple[int, ...]:
+        """The pages the quoted span lies on (of a PDF; empty for unpaginated sources)."""
+        return self.chunk.pages_at(self.start, self.end)
+
     def to_json(self) -> dict[str, Any]:
         data = chunk_to_json(ScoredChunk(self.chunk, 0.0))
         data.pop("score")
         data.pop("text")
         data.update({"n": self.n, "start": self.start, "end": self.end, "quote": self.quote})
+        data.update({"pages": list(self.pages), "page": page_label(self.pages)})
         return data
 
 
@@ -86,6 +99,10 @@ class Answer:
         for citation in self.citations:
             first.setdefault(citation.n, citation)
         return [first[n] for n in sorted(first)]
+
+    def pages_of(self, n: int) -> tuple[int, ...]:
+        """The pages of everything quoted from passage ``n``."""
+        return tuple(sorted({p for c in self.citations if c.n == n for p in c.pages}))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -129,12 +146,16 @@ def _units(text: str) -> list[tuple[int, int, str]]:
     return units
 
 
-def cite_text(chunk: Chunk) -> str:
-    """How a passage is cited to a reader: title, section, date and character span, and
-    which of its document's metadata rests on the file name alone."""
+def cite_text(chunk: Chunk, pages: Sequence[int] | None = None) -> str:
+    """How a passage is cited to a reader: title, section, page ("p. 47": ``pages``, those
+    of the quoted text, else the passage's), date and character span, and which of its
+    document's metadata rests on the file name alone."""
     parts = [chunk.title or chunk.source]
     if chunk.section:
         parts.append(" > ".join(chunk.section))
+    label = page_label(chunk.pages if pages is None else pages)
+    if label:
+        parts.append(label)
     if chunk.published_at:
         parts.append(f"{chunk.published_at:%Y-%m-%d}")
     parts.append(f"chars {chunk.start}–{chunk.end}")

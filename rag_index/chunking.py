@@ -153,6 +153,8 @@ def chunk_document(
                     source=document.source,
                     kind=document.kind,
                     metadata_sources=dict(document.metadata_sources),
+                    pages=(pages := document.pages_of(start, end)),
+                    page_starts=tuple(max(document.page_starts[page - 1], start) for page in pages),
                 )
             )
     return chunks

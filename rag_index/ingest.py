@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import DataError, NotFoundError
-from knowledge_base.document import Document, LoadError
+from knowledge_base.document import Document, LoadError, SuppliedMeta
 from rag_index._records import document_metadata
 from rag_index.chunking import ChunkConfig, chunk_document, embedding_text
 from rag_index.types import DEFAULT_COLLECTION, DocumentRecord, Embedder, VectorStore
@@ -60,6 +60,7 @@ def document_record(document: Document, collection: str, n_chunks: int) -> Docum
         n_chunks=n_chunks,
         missing=document.missing,
         metadata_sources=dict(document.metadata_sources),
+        pages=len(document.page_starts),
     )
 
 
@@ -116,17 +117,22 @@ def ingest_path(
     *,
     config: ChunkConfig = ChunkConfig(),
     progress: Progress | None = None,
+    supplied: SuppliedMeta | None = None,
 ) -> IngestReport:
-    """Ingest a file or a folder. Files that fail to load are in ``report.errors``."""
-    from knowledge_base import load_path
+    """Ingest a file or a folder. Files that fail to load are in ``report.errors``.
+    ``supplied``: metadata a person gives for what the documents do not state."""
+    from knowledge_base import load_path, with_supplied
 
     if not path.exists():
         raise NotFoundError(f"{path}: no such file or folder")
     started = time.perf_counter()
     loaded = load_path(path)
     report = IngestReport(errors=list(loaded.errors))
+    documents = loaded.documents
+    if supplied is not None:
+        documents = [with_supplied(document, supplied) for document in documents]
     ingest_documents(
-        loaded.documents,
+        documents,
         store,
         embedder,
         collection,

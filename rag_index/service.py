@@ -26,6 +26,7 @@ from rag_index.types import (
 
 if TYPE_CHECKING:
     from core.llm import LLMSession
+    from knowledge_base.document import SuppliedMeta
 
 PRIMERS_DIR = Path(__file__).resolve().parents[1] / "knowledge_base" / "primers"
 PRIMERS_COLLECTION = "primers"
@@ -74,9 +75,17 @@ class KnowledgeBase:
         self.close()
 
     def ingest(
-        self, path: Path, collection: str = DEFAULT_COLLECTION, progress: Progress | None = None
+        self,
+        path: Path,
+        collection: str = DEFAULT_COLLECTION,
+        progress: Progress | None = None,
+        supplied: SuppliedMeta | None = None,
     ) -> IngestReport:
-        report = ingest_path(path, self.store, self.embedder, collection, progress=progress)
+        """``supplied``: what ``tiller kb ingest --ticker --form --published-at`` gives
+        for documents that do not state it (see ``knowledge_base.with_supplied``)."""
+        report = ingest_path(
+            path, self.store, self.embedder, collection, progress=progress, supplied=supplied
+        )
         self._prepare(report)
         return report
 

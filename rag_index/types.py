@@ -8,6 +8,7 @@ into the cleaned ``Document.text``: ``document.text[chunk.start:chunk.end] == ch
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,9 +39,12 @@ class DocumentRecord:
     url: str | None
     n_chunks: int
     missing: tuple[str, ...] = ()
-    # field → "document" or "filename" (``knowledge_base.Document.metadata_sources``);
+    # field → "document", "cover page", "signature page", "filename" or "user"
+    # (``knowledge_base.Document.metadata_sources``);
     # empty for documents ingested before Tiller recorded it.
     metadata_sources: dict[str, str] = field(default_factory=dict, hash=False)
+    # The page count of a paginated source (a PDF); 0 otherwise or when ingested before.
+    pages: int = 0
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,20 @@ class Chunk:
     # Where the document's metadata came from, so a citation can say which of its
     # ticker, form and date only a file name states.
     metadata_sources: dict[str, str] = field(default_factory=dict, hash=False)
+    # The 1-based pages of a paginated source (a PDF) the passage lies on, and the offset
+    # (in the document's text, the first clipped to ``start``) at which each starts; empty
+    # when the source has no pages or the passage was indexed before Tiller kept them.
+    pages: tuple[int, ...] = ()
+    page_starts: tuple[int, ...] = ()
+
+    def pages_at(self, start: int, end: int) -> tuple[int, ...]:
+        """The pages of the span ``[start, end)`` of the document's text inside this
+        passage (a quoted sentence): what its citation shows."""
+        if not self.pages:
+            return ()
+        first = max(bisect.bisect_right(self.page_starts, start) - 1, 0)
+        last = max(bisect.bisect_right(self.page_starts, max(start, end - 1)) - 1, first)
+        return self.pages[first : last + 1]
 
 
 @dataclass(frozen=True)
@@ -187,6 +205,8 @@ def chunk_to_json(hit: ScoredChunk) -> dict[str, Any]:
         "date": chunk.published_at.isoformat() if chunk.published_at else None,
         "section": " > ".join(chunk.section) if chunk.section else None,
         "section_path": list(chunk.section),
+        "pages": list(chunk.pages),
+        "page": page_label(chunk.pages),
         "start": chunk.start,
         "end": chunk.end,
         "source": chunk.source,
@@ -194,6 +214,13 @@ def chunk_to_json(hit: ScoredChunk) -> dict[str, Any]:
         "metadata_sources": dict(chunk.metadata_sources),
         "from_filename": from_filename(chunk),
     }
+
+
+def page_label(pages: Sequence[int]) -> str | None:
+    """ "p. 47" for one page, "pp. 47–48" for a span over several, None without pages."""
+    if not pages:
+        return None
+    return f"p. {pages[0]}" if len(pages) == 1 else f"pp. {pages[0]}–{pages[-1]}"
 
 
 def from_filename(chunk: Chunk) -> list[str]:

@@ -142,15 +142,33 @@ def ingest(
     collection: Annotated[
         str, typer.Option(help="Collection to put the documents in.")
     ] = "default",
+    ticker: Annotated[
+        list[str] | None,
+        typer.Option("--ticker", help="Ticker(s) for documents that do not state theirs."),
+    ] = None,
+    form: Annotated[
+        str | None, typer.Option("--form", help="Form (e.g. 10-K) for documents that do not.")
+    ] = None,
+    published_at: Annotated[
+        str | None,
+        typer.Option(
+            "--published-at",
+            help="Publication date or time (2024-11-01 or 2024-11-01T21:30:00Z) for "
+            "documents that do not state it.",
+        ),
+    ] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Load, chunk, embed and store documents: SEC filings (iXBRL HTML, PDF), Markdown,
     news JSON Lines. Idempotent; a changed file replaces its passages; a bad file is
-    reported and skipped (exit code 3 when any file failed)."""
+    reported and skipped (exit code 3 when any file failed). --ticker, --form and
+    --published-at fill what a document does not state (recorded as given by the user);
+    what it states itself is kept."""
     from knowledge_base import SUPPORTED_SUFFIXES, loadable_files
 
     if not collection.strip():
         raise ConfigError("--collection must not be empty")
+    supplied = _supplied(ticker, form, published_at)
     # A wrong path is reported before the first opening ingests the primers.
     if loadable_files(path) == [path] and path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise DataError(
@@ -158,7 +176,7 @@ def ingest(
             f"supported: {', '.join(SUPPORTED_SUFFIXES)}"
         )
     with _open_kb(quiet=json_) as kb, _progress(json_, str(path)) as progress:
-        report = kb.ingest(path, collection, progress)
+        report = kb.ingest(path, collection, progress, supplied)
     if json_:
         refused = f"{len(report.errors)} file(s) or line(s) refused, see 'errors'"
         failure = Failure("data_error", refused, None, DataError.exit_code)
@@ -173,6 +191,15 @@ def ingest(
             err.print(f"[red]skipped[/] {safe(error.source)}: {safe(error.error)}")
     if report.errors:
         raise typer.Exit(DataError.exit_code)
+
+
+def _supplied(tickers: list[str] | None, form: str | None, published_at: str | None) -> Any:
+    from knowledge_base import supplied_meta
+
+    try:
+        return supplied_meta(tickers or (), form, published_at)
+    except ValueError as exc:
+        raise ConfigError(f"--published-at: {exc}") from None
 
 
 @app.command("list")
@@ -359,16 +386,17 @@ def _listify(value: Any) -> list[str]:
     raise ConfigError(f"expected a string or a list of strings, got {value!r}")
 
 
-def _cite(chunk: Any) -> str:
+def _cite(chunk: Any, pages: Any = None) -> str:
     from rag_index.answer import cite_text
 
-    return cite_text(chunk)
+    return cite_text(chunk, pages)
 
 
 def print_citations(answer: Any) -> None:
     """Each cited passage once, under its number (two quotes from one passage share it)."""
     for citation in answer.sources():
-        out.print(f"  [{citation.n}] {safe(_cite(citation.chunk))}", highlight=False)
+        pages = answer.pages_of(citation.n)
+        out.print(f"  [{citation.n}] {safe(_cite(citation.chunk, pages))}", highlight=False)
 
 
 @handle_errors

@@ -128,7 +128,7 @@ def test_html_page_when_only_its_name_follows_the_convention_then_form_and_title
     }
 
 
-def test_pdf_filing_then_its_cover_page_form_is_the_documents_and_ticker_and_date_the_filenames(
+def test_pdf_filing_then_its_form_is_from_the_cover_page_and_ticker_and_date_the_filenames(
     tmp_path: Path,
 ) -> None:
     pdf = FPDF()
@@ -141,7 +141,7 @@ def test_pdf_filing_then_its_cover_page_form_is_the_documents_and_ticker_and_dat
 
     [document] = load_file(path)
 
-    assert document.metadata_sources["form"] == "document"
+    assert document.metadata_sources["form"] == "cover page"
     assert document.metadata_sources["tickers"] == "filename"
     assert document.metadata_sources["published_at"] == "filename"
 

@@ -1,0 +1,91 @@
+"""The PDF loader on PDF copies of real filings (printed from their HTML by Chromium):
+the same Part/Item outline as the HTML loader finds, and the metadata the cover and
+signature pages state. The PDFs are made once and cached in the temp folder, never
+committed; without Chromium or the shared filings the tests are skipped."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from knowledge_base import Document, load_file
+from tests.conftest import SHARED_DATA
+
+FILINGS = ("aapl-10-q-2025-08-01", "jwn-8-k")
+
+
+def _print_to_pdf(chromium: str, html: Path, pdf: Path) -> None:
+    partial = pdf.with_suffix(".partial.pdf")
+    subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--print-to-pdf={partial}",
+         str(html)],
+        check=True, capture_output=True, timeout=180,
+    )  # fmt: skip
+    partial.replace(pdf)  # a run killed half-way leaves no PDF to be taken as whole
+
+
+@pytest.fixture(scope="session")
+def pdf_copies() -> dict[str, tuple[Document, Document]]:
+    """name → (the PDF copy's document, the HTML original's document)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed (apt-get install chromium) to print filings")
+    filings = SHARED_DATA / "filings"
+    if not filings.is_dir():
+        pytest.skip(f"{filings} is absent (set TILLER_SHARED_DATA)")
+    cache = Path(tempfile.gettempdir()) / "tiller-test-filing-pdfs"
+    cache.mkdir(exist_ok=True)
+    loaded = {}
+    for name in FILINGS:
+        html, pdf = filings / f"{name}.html", cache / f"{name}.pdf"
+        if not pdf.exists():
+            _print_to_pdf(chromium, html, pdf)
+        [from_pdf] = load_file(pdf)
+        [from_html] = load_file(html)
+        loaded[name] = (from_pdf, from_html)
+    return loaded
+
+
+@pytest.mark.parametrize("name", FILINGS)
+def test_pdf_copy_of_a_filing_then_its_outline_is_the_html_originals(
+    pdf_copies: dict[str, tuple[Document, Document]], name: str
+) -> None:
+    from_pdf, from_html = pdf_copies[name]
+
+    assert [s.path for s in from_pdf.sections] == [s.path for s in from_html.sections]
+
+
+def test_pdf_copy_of_a_10q_then_cover_and_signature_pages_give_its_metadata(
+    pdf_copies: dict[str, tuple[Document, Document]],
+) -> None:
+    from_pdf, _ = pdf_copies["aapl-10-q-2025-08-01"]
+
+    assert (from_pdf.company, from_pdf.tickers, from_pdf.form) == ("Apple Inc.", ("AAPL",), "10-Q")
+    assert from_pdf.published_at is not None
+    assert from_pdf.published_at.date() == date(2025, 8, 1)
+    assert from_pdf.metadata_sources["tickers"] == "cover page"
+    assert from_pdf.metadata_sources["published_at"] == "signature page"
+
+
+def test_pdf_copy_then_the_browsers_print_header_and_footer_are_not_in_the_text(
+    pdf_copies: dict[str, tuple[Document, Document]],
+) -> None:
+    from_pdf, _ = pdf_copies["aapl-10-q-2025-08-01"]
+
+    assert "file:///" not in from_pdf.text and "aapl-10-q-2025-08-01.html" not in from_pdf.text
+    assert len(from_pdf.page_starts) > 20
+
+
+def test_pdf_copy_of_an_8k_without_a_dated_name_then_the_signature_date_is_its_date(
+    pdf_copies: dict[str, tuple[Document, Document]],
+) -> None:
+    from_pdf, from_html = pdf_copies["jwn-8-k"]
+
+    assert from_html.published_at is None  # nothing in the HTML loader's reach states it
+    assert from_pdf.published_at is not None
+    assert from_pdf.published_at.date() == date(2023, 3, 6)
