@@ -31,6 +31,8 @@ class IngestReport:
     errors: list[LoadError] = field(default_factory=list)
     chunks: int = 0
     seconds: float = 0.0
+    # The metadata of each document added or replaced, and where each field came from.
+    written: list[DocumentRecord] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -40,7 +42,23 @@ class IngestReport:
             "errors": [{"source": e.source, "error": e.error} for e in self.errors],
             "chunks_written": self.chunks,
             "seconds": round(self.seconds, 3),
+            "metadata": [found_metadata(record) for record in self.written],
         }
+
+
+def found_metadata(record: DocumentRecord) -> dict[str, object]:
+    """What ingestion established about a document and where (``metadata_sources``)."""
+    return {
+        "source": record.source,
+        "company": record.company,
+        "tickers": list(record.tickers),
+        "form": record.form,
+        "fiscal_period": record.fiscal_period,
+        "published_at": record.published_at.isoformat() if record.published_at else None,
+        "pages": record.pages or None,
+        "missing": list(record.missing),
+        "metadata_sources": dict(record.metadata_sources),
+    }
 
 
 def document_record(document: Document, collection: str, n_chunks: int) -> DocumentRecord:
@@ -98,9 +116,9 @@ def ingest_documents(
                 report.errors.append(LoadError(document.source, str(exc)))
                 continue
             vectors = embedder.embed([embedding_text(c) for c in chunks])
-            store.upsert_document(
-                document_record(document, collection, len(chunks)), chunks, vectors
-            )
+            record = document_record(document, collection, len(chunks))
+            store.upsert_document(record, chunks, vectors)
+            report.written.append(record)
             report.chunks += len(chunks)
             (report.replaced if stored is not None else report.added).append(document.source)
         if progress is not None:

@@ -187,10 +187,33 @@ def ingest(
             f"{len(report.unchanged)} unchanged, {len(report.errors)} failed; "
             f"{report.chunks:,} passages written in {report.seconds:.1f} s"
         )
+        for record in report.written:
+            out.print(f"  {safe(_found_line(record))}", highlight=False)
         for error in report.errors:
             err.print(f"[red]skipped[/] {safe(error.source)}: {safe(error.error)}")
     if report.errors:
         raise typer.Exit(DataError.exit_code)
+
+
+def _found_line(record: Any) -> str:
+    """ "aapl.pdf: Apple Inc. · AAPL · 10-K · FY2024 · 2024-11-01 (company, tickers, form,
+    fiscal_period: cover page; published_at: signature page)" — what ingestion found and
+    where, so a wrong or missing field is seen at once."""
+    values = {
+        "company": record.company,
+        "tickers": ", ".join(record.tickers) or None,
+        "form": record.form,
+        "fiscal_period": record.fiscal_period,
+        "published_at": f"{record.published_at:%Y-%m-%d}" if record.published_at else None,
+    }
+    shown = " · ".join(value or f"no {name}" for name, value in values.items())
+    by_source: dict[str, list[str]] = {}
+    for name in values:
+        if name in record.metadata_sources:
+            by_source.setdefault(record.metadata_sources[name], []).append(name)
+    where = "; ".join(f"{', '.join(names)}: {src}" for src, names in by_source.items())
+    pages = f", {record.pages} pages" if record.pages else ""
+    return f"{record.source}{pages}: {shown}" + (f" ({where})" if where else "")
 
 
 def _supplied(tickers: list[str] | None, form: str | None, published_at: str | None) -> Any:

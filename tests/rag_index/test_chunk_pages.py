@@ -8,11 +8,16 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+from fpdf import FPDF
+from typer.testing import CliRunner
 
+from app.cli import app
+from knowledge_base import supplied_meta
 from rag_index._sqlite import DB_NAME
 from rag_index._weaviate_schema import chunk_from_properties, chunk_to_properties
+from rag_index.ingest import ingest_path
 from rag_index.stores import LocalStore
-from rag_index.types import Chunk, DocumentRecord, ScoredChunk, chunk_to_json
+from rag_index.types import Chunk, DocumentRecord, Embedder, ScoredChunk, chunk_to_json
 from tests.rag_index.store_builders import document, unit_vectors
 
 DIM = 8
@@ -66,3 +71,41 @@ def test_weaviate_properties_when_passage_has_pages_then_they_round_trip() -> No
     _, chunks = paged("a")
 
     assert [chunk_from_properties(chunk_to_properties(c, "w")) for c in chunks] == chunks
+
+
+def test_ingest_of_a_pdf_with_supplied_ticker_then_report_shows_what_was_found_and_where(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    for text in ("Widget demand rose in Europe.", "Gadget demand fell in Asia."):
+        pdf.add_page()
+        pdf.multi_cell(0, 6, text, new_x="LMARGIN", new_y="NEXT")
+    path = tmp_path / "notes.pdf"
+    pdf.output(str(path))
+    supplied = supplied_meta(["acme"], None, "2024-11-01")
+
+    with LocalStore(tmp_path / "kb", embedder.dim) as store:
+        report = ingest_path(path, store, embedder, supplied=supplied)
+        [chunk] = [c for c in store.chunks_of(report.written[0].doc_id) if "Gadget" in c.text]
+
+    [found] = report.to_json()["metadata"]  # type: ignore[misc]
+    assert found["tickers"] == ["ACME"] and found["pages"] == 2
+    assert found["metadata_sources"]["tickers"] == "user"
+    assert found["metadata_sources"]["published_at"] == "user"
+    assert chunk.pages == (1, 2)  # one short passage over both pages
+    gadget = chunk.start + chunk.text.index("Gadget")
+    assert chunk.pages_at(gadget, gadget + 6) == (2,)
+
+
+def test_kb_ingest_when_published_at_is_unreadable_then_exit_2_with_the_fix(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "notes.md").write_text("# Notes\n\nSome text.\n")
+
+    result = CliRunner().invoke(
+        app, ["kb", "ingest", str(tmp_path), "--published-at", "1 Nov 2024"]
+    )
+
+    assert result.exit_code == 2
+    assert "--published-at" in result.stderr and "2024-11-01T14:30:00Z" in result.stderr
