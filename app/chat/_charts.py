@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
@@ -48,17 +47,16 @@ def drawdown_figure(run: StrategyRun) -> go.Figure:
 
 
 def account_figure(history: AccountHistory) -> go.Figure:
-    """The paper account's equity, cash and holdings over time."""
+    """The paper account's equity and cash over time (holdings are the difference; the
+    positions table lists them)."""
     times = [p.at for p in history.points]
     fig = go.Figure()
     for name, values in (
         ("equity", [float(p.equity) for p in history.points]),
         ("cash", [float(p.cash) for p in history.points]),
-        ("holdings", [float(p.holdings) for p in history.points]),
     ):
-        fig.add_trace(go.Scatter(x=times, y=values, name=name, mode="lines+markers"))
+        fig.add_trace(go.Scatter(x=times, y=values, name=name, mode="lines+markers",
+                                 line={"shape": "hv"}))  # fmt: skip
     fig.update_layout(title=f"Paper account ({history.currency})", **_LAYOUT)
     fig.update_yaxes(tickformat=",.0f")
-    if len(set(times)) == 1:  # one moment so far: a day either side, not a sub-second axis
-        fig.update_xaxes(range=[times[0] - timedelta(days=1), times[0] + timedelta(days=1)])
     return fig

@@ -135,7 +135,7 @@ def _policy(s: SymbolCard) -> None:
 
 
 def _proposal(card: RunCard) -> None:
-    st.markdown("#### Proposal")
+    st.markdown("**Proposal**")
     if card.decision:
         st.caption(plain(card.decision))
     if not card.proposals:
@@ -149,7 +149,7 @@ def _proposal(card: RunCard) -> None:
         with st.expander("Rationale"):
             for p in card.proposals:
                 st.markdown(plain(p.get("rationale", "")))
-    st.markdown("#### Risk officer")
+    st.markdown("**Risk officer**")
     for v in card.verdicts:
         verdict = "APPROVED" if v.get("approved") else "DENIED"
         what = f"{v['side']} {v['quantity']} {v['symbol']} ({v['order_type']}"
@@ -165,8 +165,7 @@ def _proposal(card: RunCard) -> None:
 
 def _buttons(card: RunCard) -> None:
     rid = card.run_id
-    st.markdown("#### Your decision")
-    st.text_input("Reason (recorded with your decision)", key=f"reason-{rid}")
+    st.text_input("Your decision: a reason (recorded with it)", key=f"reason-{rid}")
     one = len(card.proposals) == 1
     proposed = Decimal(str(card.proposals[0]["quantity"])) if one else Decimal(0)
     approve, qty, smaller, reject = st.columns(4, vertical_alignment="bottom")
@@ -220,7 +219,7 @@ def _after(card: RunCard) -> None:
         st.markdown(f"**{did}{qty}** by {plain(a.get('operator', '?'))}"
                     f"{plain(reason)}")  # fmt: skip
     if card.orders:
-        st.markdown("#### Orders")
+        st.markdown("**Orders**")
         st.dataframe(
             [{"order": o["client_order_id"], "symbol": o["symbol"], "side": o["side"],
               "quantity": o["quantity"], "status": o["status"], "filled": o.get("filled_qty"),

@@ -8,7 +8,7 @@ last stored daily close at each point, so it needs nothing the ledger does not h
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +46,9 @@ class EquityPoint(BaseModel):
 class AccountHistory(BaseModel):
     currency: str
     initial_cash: Decimal
-    points: list[EquityPoint]  # at each fill, then at each later daily close, oldest first
+    # The opening balance at the last close before the first fill, then a point at each
+    # fill and at each later daily close, oldest first; empty before the first fill.
+    points: list[EquityPoint]
 
 
 def fills(c: Container, limit: int = 200) -> list[FillView]:
@@ -64,7 +66,8 @@ def fills(c: Container, limit: int = 200) -> list[FillView]:
 
 
 def account_history(c: Container) -> AccountHistory:
-    """Equity after each fill and at each daily close since the first one, up to now."""
+    """The opening balance, then equity after each fill and at each daily close since the
+    first one, up to now."""
     currency, cash = c.settings.paper_currency, c.settings.paper_cash
     ordered = sorted(fills(c, limit=1_000_000), key=lambda f: (f.at, f.fill_id))
     if not ordered:
@@ -72,9 +75,13 @@ def account_history(c: Container) -> AccountHistory:
     held: dict[str, Decimal] = defaultdict(Decimal)
     last_fill = {f.symbol: f.price for f in ordered}  # a mark when no close is stored
     closes = {s: _closes(c, s) for s in last_fill}
-    later = {t for series in closes.values() for t, _ in series if t > ordered[0].at}
+    first = ordered[0].at
+    later = {t for series in closes.values() for t, _ in series if t > first}
     times = sorted({f.at for f in ordered} | later)[-_MAX_POINTS:]
-    points, i = [], 0
+    before = [t for series in closes.values() for t, _ in series if t < first]
+    opened = max(before, default=first - timedelta(days=1))
+    points = [EquityPoint(at=opened, cash=cash, holdings=Decimal(0), equity=cash)]
+    i = 0
     for at in times:
         while i < len(ordered) and ordered[i].at <= at:
             f = ordered[i]

@@ -51,6 +51,7 @@ def test_portfolio_after_an_approval_shows_the_position_the_order_the_fill_and_e
     assert (list(fills["side"]), list(fills["quantity"])) == (["buy"], ["61"])
     [chart] = figures(at)
     traces = {t["name"]: t for t in chart["data"]}
+    assert traces["equity"]["y"][0] == 100_000  # the opening balance, before the fill
     assert traces["equity"]["y"][-1] == pytest.approx(float(book.equity), abs=0.01)
     assert traces["cash"]["y"][-1] == pytest.approx(float(book.cash), abs=0.01)
     assert "No open orders" in texts(at)

@@ -90,14 +90,16 @@ def test_the_account_history_is_rebuilt_from_fills_with_positions_at_each_close(
     points = account_history(c).points
     day = [datetime(2013, 2, d, tzinfo=UTC) for d in (26, 27, 28)]
     closes = [datetime(2013, 3, 1, tzinfo=UTC), datetime(2013, 3, 2, tzinfo=UTC)]
+    opening = datetime(2013, 2, 23, tzinfo=UTC)  # the close of Friday the 22nd's bar
     assert [p.at for p in points] == [
-        datetime(2013, 2, 25, 21, tzinfo=UTC), day[0], day[1],
+        opening, datetime(2013, 2, 25, 21, tzinfo=UTC), day[0], day[1],
         datetime(2013, 2, 27, 21, tzinfo=UTC), day[2], *closes,
     ]  # fmt: skip
     bars = c.store.bars("AAPL", "1d")["close"]
     before = Decimal(str(bars[: datetime(2013, 2, 22, tzinfo=UTC)].iloc[-1]))
-    assert points[0].cash == Decimal(100_000) - 600 - 1
-    assert points[0].holdings == 10 * before  # the last close before the fill, not after
+    assert (points[0].equity, points[0].holdings) == (100_000, 0)
+    assert points[1].cash == Decimal(100_000) - 600 - 1
+    assert points[1].holdings == 10 * before  # the last close before the fill, not after
     last = points[-1]
     assert last.cash == Decimal(100_000) - 600 - 1 + 248 - 1
     assert last.holdings == 6 * Decimal(str(bars.iloc[-1]))
