@@ -31,7 +31,7 @@ _FISCAL_YEAR = re.compile(r"for\s+the\s+(?:fiscal\s+)?year\s+ended:?\s+" + _DATE
 _SECTION_12B = re.compile(r"section\s+12\(b\)", re.IGNORECASE)
 _TABLE_END = re.compile(r"section\s+12\(g\)|indicate\s+by\s+check\s+mark", re.IGNORECASE)
 _EXCHANGE = (
-    r"(?:the\s+)?(?:nasdaq|new\s+york\s+stock\s+exchange|nyse|cboe|chicago\s+stock"
+    r"(?:the\s+)?(?:nasdaq|new\s+york\s+stock\b|nyse|cboe|chicago\s+stock"
     r"|boston\s+stock|nyse\s+american)"
 )
 _SYMBOL_ROW = re.compile(

@@ -149,3 +149,24 @@ def test_pdf_cover_page_states_the_symbol_when_user_gives_another_then_the_cover
 def test_supplied_date_in_the_future_then_refused_with_the_fix() -> None:
     with pytest.raises(ValueError, match="in the future"):
         supplied_meta([], None, "2099-01-01")
+
+
+def test_pdf_cover_when_a_symbol_row_wraps_before_its_exchange_then_the_equity_symbol_is_read(
+    tmp_path: Path,
+) -> None:
+    cover = [
+        "FORM 10-K",
+        "Acme Bank & Company",
+        "(Exact name of registrant as specified in its charter)",
+        "Securities registered pursuant to Section 12(b) of the Act:",
+        "Common Stock, par value $1-2/3 ACMB",
+        "New York Stock",
+        "Exchange",
+        "7.5% Non-Cumulative Perpetual Preferred Stock, Series L ACMB.PRL NYSE",
+        "Indicate by check mark whether the registrant is a well-known seasoned issuer.",
+    ]
+
+    [document] = load_file(write_pdf(tmp_path / "bank.pdf", [cover]))
+
+    assert document.tickers == ("ACMB",)
+    assert document.metadata_sources["tickers"] == "cover page"
