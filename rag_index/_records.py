@@ -174,6 +174,7 @@ def document_metadata(document: DocumentRecord) -> dict[str, Any]:
     # Only paginated documents carry it, so records written before it stay equal.
     if document.pages:
         meta["pages"] = document.pages
+        meta["outline"] = [[list(path), page] for path, page in document.outline]
     return meta
 
 
@@ -205,6 +206,7 @@ def document_from_metadata(
         # Absent from records written before provenance was kept: nothing is known of it.
         metadata_sources=dict(meta.get("metadata_sources") or {}),
         pages=int(meta.get("pages") or 0),
+        outline=tuple((tuple(path), int(page)) for path, page in meta.get("outline") or ()),
     )
 
 

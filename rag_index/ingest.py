@@ -79,6 +79,11 @@ def document_record(document: Document, collection: str, n_chunks: int) -> Docum
         missing=document.missing,
         metadata_sources=dict(document.metadata_sources),
         pages=len(document.page_starts),
+        outline=tuple(
+            (section.path, document.pages_of(section.start, section.start + 1)[0])
+            for section in document.sections
+            if section.path and document.page_starts
+        ),
     )
 
 

@@ -45,6 +45,8 @@ class DocumentRecord:
     metadata_sources: dict[str, str] = field(default_factory=dict, hash=False)
     # The page count of a paginated source (a PDF); 0 otherwise or when ingested before.
     pages: int = 0
+    # A paginated source's section outline: (heading path, page it starts on) per section.
+    outline: tuple[tuple[tuple[str, ...], int], ...] = field(default=(), hash=False)
 
 
 @dataclass(frozen=True)

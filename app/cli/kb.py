@@ -269,6 +269,8 @@ def _record_json(record: Any) -> dict[str, Any]:
         "passages": record.n_chunks,
         "missing": list(record.missing),
         "metadata_sources": dict(record.metadata_sources),
+        "pages": record.pages or None,
+        "outline": [{"section": list(path), "page": page} for path, page in record.outline],
     }
 
 

@@ -170,3 +170,15 @@ def test_pdf_cover_when_a_symbol_row_wraps_before_its_exchange_then_the_equity_s
 
     assert document.tickers == ("ACMB",)
     assert document.metadata_sources["tickers"] == "cover page"
+
+
+def test_pdf_ingested_then_its_record_has_the_section_outline_with_pages(tmp_path: Path) -> None:
+    from rag_index.ingest import document_record
+
+    pages = [COVER, ["PART I", "Item 1. Business", *body_page("widget")], body_page("gadget")]
+    [document] = load_file(write_pdf(tmp_path / "report.pdf", pages))
+
+    record = document_record(document, "default", 1)
+
+    assert record.pages == 3
+    assert record.outline == ((("Part I",), 2), (("Part I", "Item 1. Business"), 2))

@@ -25,7 +25,8 @@ DIM = 8
 
 def paged(doc_id: str) -> tuple[DocumentRecord, list[Chunk]]:
     record, chunks = document(doc_id, ["first passage text", "second passage text"])
-    record = dataclasses.replace(record, pages=12)
+    outline = ((("Part I",), 3), (("Part I", "Item 1. Business"), 3), (("Part II",), 46))
+    record = dataclasses.replace(record, pages=12, outline=outline)
     chunks = [
         dataclasses.replace(chunks[0], pages=(46, 47), page_starts=(chunks[0].start, 5)),
         dataclasses.replace(chunks[1], pages=(47,), page_starts=(chunks[1].start,)),
@@ -41,7 +42,9 @@ def test_embedded_store_when_passages_have_pages_then_they_come_back_with_them(
         store.upsert_document(record, chunks, unit_vectors(np.random.default_rng(0), 2, DIM))
 
         stored = store.chunks_of("a")
+        stored_record = store.get_document("a")
 
+    assert stored_record is not None and stored_record.outline == record.outline
     assert [c.pages for c in stored] == [(46, 47), (47,)]
     assert stored[0].pages_at(6, 9) == (47,)
     assert chunk_to_json(store_hit(stored[1]))["page"] == "p. 47"
@@ -93,6 +96,7 @@ def test_ingest_of_a_pdf_with_supplied_ticker_then_report_shows_what_was_found_a
     assert found["tickers"] == ["ACME"] and found["pages"] == 2
     assert found["metadata_sources"]["tickers"] == "user"
     assert found["metadata_sources"]["published_at"] == "user"
+    assert report.written[0].outline == ()  # no headings in these notes
     assert chunk.pages == (1, 2)  # one short passage over both pages
     gadget = chunk.start + chunk.text.index("Gadget")
     assert chunk.pages_at(gadget, gadget + 6) == (2,)
