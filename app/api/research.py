@@ -14,8 +14,8 @@ from app.api.deps import State, Viewer
 from app.api.problems import AUTH_RESPONSES, NOT_FOUND
 from app.services import backtests as bt
 from app.services import knowledge, market
-from app.services.fields import SYMBOL_PATTERN, IsoTime, TimeframeText
 from app.services.backtests import BacktestRequest, BacktestView
+from app.services.fields import SYMBOL_PATTERN, IsoTime, TimeframeText
 from app.services.keys import KeyInfo
 from app.services.knowledge import AnswerView, AskRequest
 from app.services.market import BarsView

@@ -13,8 +13,8 @@ from app.api.problems import AUTH_RESPONSES, BUSY, CONFLICT
 from app.services import audit as audit_svc
 from app.services import portfolio as book
 from app.services import risk as risk_svc
-from app.services.fields import SymbolText
 from app.services.audit import AuditVerifyView
+from app.services.fields import SymbolText
 from app.services.portfolio import OrderView, PortfolioView, RiskStatusView
 from app.services.risk import HaltOutcome, ResumeOutcome
 from core.types import OrderStatus, Symbol
