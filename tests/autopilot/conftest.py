@@ -10,24 +10,19 @@ the PostgreSQL cases skip, saying why, when the server is unreachable.
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
-from sqlalchemy import make_url
 
 from app.autopilot import Autopilot, AutopilotSettings, profile_limits
 from app.bootstrap import Container, build
 from core.clock import FixedClock
+from tests.postgres import fresh_database, fresh_schema
 
-PG_ADMIN = os.environ.get("TILLER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
-_schemas = itertools.count(1)
 # The wall clock of these tests: years after the bundled prices end (2013-03-01), so the
 # autopilot replays them one bar per run, as it does on a fresh install.
 WALL = datetime(2026, 12, 7, 14, 0, tzinfo=UTC)
@@ -53,28 +48,12 @@ def warm_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is unreachable at {PG_ADMIN} ({exc}); SQLite cases still run")
-    name = f"tiller_autopilot_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with fresh_database("tiller_autopilot") as url:
+        yield url
 
 
 def fresh_pg_url(database_url: str) -> str:
-    schema = f"a{next(_schemas)}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    return (
-        make_url(database_url)
-        .update_query_dict({"options": f"-csearch_path={schema}"})
-        .render_as_string(hide_password=False)
-    )
+    return fresh_schema(database_url, "a")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -7,49 +7,26 @@ per test inside it. When the server is unreachable the PostgreSQL cases skip, sa
 
 from __future__ import annotations
 
-import itertools
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from sqlalchemy import make_url
 
 from core.ledger import Ledger, open_ledger
 from tests.core.ledger.ledger_support import SECRET, RawSql, TickingClock
-
-PG_ADMIN = os.environ.get("TILLER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
-_schemas = itertools.count(1)
+from tests.postgres import fresh_database, fresh_schema
 
 
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """URL of a fresh PostgreSQL database for this test session."""
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is unreachable at {PG_ADMIN} ({exc}); SQLite cases still run")
-    name = f"tiller_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with fresh_database("tiller_test") as url:
+        yield url
 
 
 def fresh_pg_url(database_url: str) -> str:
     """A new, empty schema in the session database, selected through ``search_path``."""
-    schema = f"t{next(_schemas)}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    return (
-        make_url(database_url)
-        .update_query_dict({"options": f"-csearch_path={schema}"})
-        .render_as_string(hide_password=False)
-    )
+    return fresh_schema(database_url, "t")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
