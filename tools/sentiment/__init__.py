@@ -30,6 +30,7 @@ from tools.sentiment._api import (
     split_sentences,
 )
 from tools.sentiment._data import (
+    FROZEN_FINGERPRINTS,
     LABELLED_PATH,
     Example,
     Report,
@@ -66,6 +67,7 @@ __all__ = [
     "BUNDLED_MODEL",
     "DEFAULT_MODEL",
     "DOCUMENT_WORDS",
+    "FROZEN_FINGERPRINTS",
     "LABELLED_PATH",
     "LABELS",
     "MODELS",

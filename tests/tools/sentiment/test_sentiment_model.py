@@ -10,6 +10,7 @@ import pytest
 
 from core.errors import NotFoundError
 from tools.sentiment import (
+    FROZEN_FINGERPRINTS,
     SHIPPED_WEIGHTS,
     ClassifierWeights,
     evaluate,
@@ -62,3 +63,11 @@ def test_weights_round_trip_through_json(tmp_path: Path) -> None:
 def test_missing_weights_say_how_to_make_them(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError, match="train_embedding_classifier"):
         load_weights(tmp_path / "absent.json")
+
+
+@pytest.mark.parametrize("split", sorted(FROZEN_FINGERPRINTS))
+def test_frozen_held_out_split_is_unchanged(split: str) -> None:
+    # A held-out split edited after models were measured on it no longer measures them.
+    examples = load_labelled(split)  # type: ignore[arg-type]
+    assert examples, f"the frozen split {split!r} is empty"
+    assert fingerprint(examples) == FROZEN_FINGERPRINTS[split]
