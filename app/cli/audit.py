@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from app.cli._common import container, err, handle_errors, out, print_json, safe
-
-if TYPE_CHECKING:
-    from core.ledger import Ledger, Redactor
+from app.services import audit as audit_service
 
 app = typer.Typer(
     help="The append-only, hash-chained audit log: verify it, read its tail.",
@@ -19,16 +17,6 @@ app = typer.Typer(
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
-
-def _open() -> tuple[Ledger, Redactor]:
-    """The application's ledger: keyed, with its head recorded outside the database."""
-    from core.ledger import Redactor, secret_values
-
-    c = container()
-    # Output is redacted again with today's secrets: a key configured after an entry was
-    # written (and so unknown to the redactor then) still never reaches the screen.
-    return c.ledger, Redactor(secret_values(c.settings))
 
 
 @app.command()
@@ -51,12 +39,12 @@ def verify(
     the database (or given with --expect-head), or when the ledger cannot be read."""
     from core.ledger import AUDIT_BROKEN_EXIT
 
-    ledger, redactor = _open()
-    with ledger:
-        report = ledger.audit.verify(expect_head=expect_head)
-        bad = _entry_at(ledger, report.first_bad_seq)
+    c = container()
+    with c.ledger:
+        # The service halts trading when the chain is broken, as every entry point does.
+        report = audit_service.verify(c, expect_head=expect_head)
     if json_:
-        print_json(redactor.data({**report.to_json(), "first_bad_entry": bad}))
+        print_json(report.model_dump(mode="json"))
     elif report.ok:
         keyed = f"keyed from seq {report.keyed_from}" if report.keyed_from else "not keyed yet"
         out.print(
@@ -66,30 +54,25 @@ def verify(
         )
         for ack in report.acknowledged:
             out.print(
-                f"entries {ack.first_bad_seq}..{ack.ack_seq - 1} unverified: break "
-                f"acknowledged by {safe(ack.operator)} at seq {ack.ack_seq} "
-                f"({safe(ack.reason)})",
+                f"entries {ack['first_bad_seq']}..{ack['ack_seq'] - 1} unverified: break "
+                f"acknowledged by {safe(ack['operator'])} at seq {ack['ack_seq']} "
+                f"({safe(ack['reason'])})",
                 highlight=False,
             )
     else:
         where = "" if report.first_bad_seq is None else f" at seq {report.first_bad_seq}"
         err.print(
             f"[bold red]audit log broken[/]{where} "
-            f"({report.problem.value if report.problem else '?'}): {safe(str(report.detail))}",
+            f"({report.problem or '?'}): {safe(str(report.detail))}",
             highlight=False,
             soft_wrap=True,
         )
-        if bad is not None:
-            err.print(safe(str(redactor.data(bad))), highlight=False, soft_wrap=True)
+        if report.first_bad_entry is not None:
+            err.print(safe(str(report.first_bad_entry)), highlight=False, soft_wrap=True)
+        if report.halted_now:
+            err.print("trading halted now (`tiller risk status` shows it)", highlight=False)
     if not report.ok:
         raise typer.Exit(AUDIT_BROKEN_EXIT)
-
-
-def _entry_at(ledger: Ledger, seq: int | None) -> dict[str, Any] | None:
-    if seq is None:
-        return None
-    entry = ledger.audit.entry(seq)
-    return None if entry is None else entry.to_json()
 
 
 @app.command()
@@ -101,17 +84,18 @@ def tail(
     json_: JsonOpt = False,
 ) -> None:
     """The latest entries, oldest first."""
-    ledger, redactor = _open()
-    with ledger:
-        entries = [redactor.data(e.to_json()) for e in ledger.audit.tail(n)]
+    c = container()
+    with c.ledger:
+        entries = audit_service.tail(c, n)
     if json_:
-        print_json(entries)
+        print_json(entries.model_dump(mode="json"))
         return
-    table = Table(title=f"Audit log: last {len(entries)} entries")
+    table = Table(title=f"Audit log: last {len(entries.root)} entries")
     for col in ("seq", "at (UTC)", "kind", "payload", "hash"):
         table.add_column(col, justify="right" if col == "seq" else "left", overflow="fold")
-    for e in entries:
-        table.add_row(str(e["seq"]), e["at"], e["kind"], safe(_short(e["payload"])), e["hash"][:12])
+    for e in entries.root:
+        at = e.at.isoformat().replace("+00:00", "Z")
+        table.add_row(str(e.seq), at, e.kind, safe(_short(e.payload)), e.hash[:12])
     out.print(table)
 
 

@@ -9,8 +9,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from app.cli._common import Failure, container, err, handle_errors, out, print_json, safe
-from core.errors import ConfigError, DataError
+from app.cli._common import container, err, handle_errors, out, print_json, safe
+from app.services import market
+from core.errors import DataError
 from core.timeutil import parse_utc
 
 app = typer.Typer(
@@ -24,14 +25,14 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 @handle_errors
 def list_(json_: JsonOpt = False) -> None:
     """Every stored series: symbol, timeframe, first and last bar, row count."""
-    infos = container().store.catalog()
+    infos = market.catalog(container())
     if json_:
-        print_json([i.to_json() for i in infos])
+        print_json(infos.model_dump(mode="json"))
         return
     table = Table(title="Stored market data")
     for col in ("symbol", "timeframe", "first", "last", "rows", "source"):
         table.add_column(col, justify="right" if col == "rows" else "left")
-    for i in infos:
+    for i in infos.root:
         table.add_row(
             i.symbol, i.timeframe, _day(i.first), _day(i.last), f"{i.rows:,}", ", ".join(i.sources)
         )
@@ -52,24 +53,19 @@ def show(
     json_: JsonOpt = False,
 ) -> None:
     """The last bars of a series (resampled from a finer stored timeframe if needed)."""
-    store = container().store
     when = parse_utc(as_of, name="--as-of") if as_of else None
-    frame = store.bars(symbol, timeframe, as_of=when).tail(tail)
+    view = market.bars(container(), symbol, timeframe, as_of=when, limit=tail)
     if json_:
-        print_json(
-            [
-                {"open_time": t.isoformat(), **{k: float(v) for k, v in row.items()}}
-                for t, row in frame.iterrows()
-            ]
-        )
+        print_json(market.BarList(view.bars).model_dump(mode="json"))
         return
-    table = Table(title=f"{symbol.upper()} {timeframe} (last {len(frame)})")
+    table = Table(title=f"{view.symbol} {timeframe} (last {len(view.bars)})")
     for col in ("open_time", "open", "high", "low", "close", "volume"):
         table.add_column(col, justify="left" if col == "open_time" else "right")
-    for t, row in frame.iterrows():
+    for bar in view.bars:
         table.add_row(
-            _day(t.isoformat()), *(f"{row[c]:,.6g}" for c in ("open", "high", "low", "close")),
-            f"{row['volume']:,.0f}",
+            _day(bar.open_time.isoformat()),
+            *(f"{getattr(bar, c):,.6g}" for c in ("open", "high", "low", "close")),
+            f"{bar.volume:,.0f}",
         )  # fmt: skip
     out.print(table)
 
@@ -98,22 +94,17 @@ def import_(
     """Import your own bars. Each file is validated whole; a bad file is reported with the
     row at fault and skipped, and the others still import. A file that would move stored
     prices by more than 5% is refused unless --replace."""
-    from tools.market_data import MAX_QUIET_CHANGE, import_path
-
-    if keep_stored and replace:
-        raise ConfigError("--keep-stored and --replace contradict each other: pick one")
-    store = container().store
-    result = import_path(
-        store, path, symbol=symbol, timeframe=timeframe, replace=not keep_stored,
-        max_change=None if replace else MAX_QUIET_CHANGE,
+    result = market.import_bars(
+        container(), path, symbol=symbol, timeframe=timeframe, keep_stored=keep_stored,
+        replace=replace,
         on_file=None if json_ else (lambda p: err.print(f"importing {safe(p.name)}…")),
     )  # fmt: skip
     if json_:
-        refused = f"{len(result.failed)} file(s) refused, see 'failed'"
-        failure = Failure("data_error", refused, None, DataError.exit_code)
-        print_json({**result.to_json(), **(failure.to_json() if result.failed else {})})
+        print_json(
+            result.model_dump(mode="json", exclude={"error"} if result.error is None else None)
+        )
     else:
-        for r in result.written:
+        for r in result.imported:
             out.print(
                 f"[green]✓[/] {r.symbol} {r.timeframe}: {r.added:,} added, {r.updated:,} updated, "
                 f"{r.unchanged:,} unchanged ({r.total:,} stored)"
@@ -125,11 +116,16 @@ def import_(
                 )
             )
             if r.updated and r.largest_change is not None:
-                out.print(f"  largest change: {r.largest_change.describe()}", highlight=False)
-        for _path, msg in result.failed:
-            err.print(f"[red]✗[/] {escape(msg)}", highlight=False, soft_wrap=True)
+                out.print(f"  largest change: {_change(r.largest_change)}", highlight=False)
+        for refused in result.failed:
+            err.print(f"[red]✗[/] {escape(refused.error)}", highlight=False, soft_wrap=True)
     if result.failed:
-        raise typer.Exit(3 if result.written else DataError.exit_code)
+        raise typer.Exit(DataError.exit_code)
+
+
+def _change(change: market.BarChangeView) -> str:
+    return (f"{change.field} at {change.open_time.isoformat()} from {change.old:,.6g} to "
+            f"{change.new:,.6g} ({change.relative:+.1%})")  # fmt: skip
 
 
 @app.command()
@@ -141,9 +137,9 @@ def restore(
 ) -> None:
     """Undo the last write to a series (an import or a fetch): put back the version it
     replaced. The current version is kept in its place, so running it again redoes."""
-    info = container().store.restore(symbol, timeframe)
+    info = market.restore(container(), symbol, timeframe)
     if json_:
-        print_json(info.to_json())
+        print_json(info.model_dump(mode="json"))
         return
     out.print(
         f"[green]✓[/] {info.symbol} {info.timeframe} restored to its previous version: "
@@ -162,18 +158,14 @@ def gaps(
 ) -> None:
     """Missing bars in a stored series (a stock is expected on NYSE trading days only:
     weekends and market holidays are not gaps; a crypto pair trades every day)."""
-    frame = container().store.gaps(symbol, timeframe)
-    records = [
-        {"start": r.start.isoformat(), "end": r.end.isoformat(), "missing": int(r.missing)}
-        for r in frame.itertuples()
-    ]
+    found = market.gaps(container(), symbol, timeframe)
     if json_:
-        print_json(records)
+        print_json(found.model_dump(mode="json"))
         return
-    if not records:
+    if not found.root:
         out.print(f"{symbol.upper()} {timeframe}: no gaps")
-    for r in records:
-        out.print(f"{r['start']} → {r['end']}: {r['missing']} bar(s) missing")
+    for r in found.root:
+        out.print(f"{r.start.isoformat()} → {r.end.isoformat()}: {r.missing} bar(s) missing")
 
 
 @app.command()
@@ -187,22 +179,16 @@ def fetch(
     json_: JsonOpt = False,
 ) -> None:
     """Download bars through ccxt into the store, resuming where the store ends."""
-    from tools.market_data import fetch_to_store, make_exchange
-
-    c = container()
-    start = parse_utc(since, name="--since") if since else None
-    end = parse_utc(until, name="--until") if until else None
-    if start is None and not c.store.has(symbol, timeframe):
-        raise ConfigError(
-            f"nothing stored for {symbol} {timeframe} yet; pass --since (e.g. --since 2024-01-01)"
-        )
-    ex = make_exchange(exchange, c.settings)
-    report = fetch_to_store(
-        c.store, ex, symbol, timeframe, since=start, until=end, clock=c.clock,
-        max_retries=c.settings.exchange_max_retries,
+    report = market.fetch(
+        container(), exchange, symbol, timeframe,
+        since=parse_utc(since, name="--since") if since else None,
+        until=parse_utc(until, name="--until") if until else None,
         on_page=None if json_ else (lambda n: err.print(f"  page: {n} bars", highlight=False)),
     )  # fmt: skip
     if json_:
-        print_json(report.to_json())
+        print_json(report.model_dump(mode="json"))
     else:
-        out.print(f"[green]✓[/] {report.to_json()}")
+        span = f"{_day(report.first)} → {_day(report.last)}" if report.first else "no new bars"
+        out.print(f"[green]✓[/] {report.symbol} {report.timeframe}: {report.fetched:,} bars "
+                  f"fetched in {report.pages} page(s), {report.added:,} added, "
+                  f"{report.updated:,} updated ({span})", highlight=False)  # fmt: skip

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 
 if TYPE_CHECKING:
     from app.bootstrap import Container
@@ -37,6 +37,10 @@ class AuditEntryView(BaseModel):
     hash: str
 
 
+class AuditEntries(RootModel[list[AuditEntryView]]):
+    """Entries, oldest first."""
+
+
 def verify(c: Container, expect_head: str | None = None) -> AuditVerifyView:
     """Recompute the whole chain. A broken chain also halts trading (as everywhere)."""
     from app.services.risk import hold_if_chain_broken
@@ -54,9 +58,10 @@ def verify(c: Container, expect_head: str | None = None) -> AuditVerifyView:
     return AuditVerifyView.model_validate({**data, "halted_now": halted})
 
 
-def tail(c: Container, n: int = 20) -> list[AuditEntryView]:
+def tail(c: Container, n: int = 20) -> AuditEntries:
+    """The latest ``n`` entries, oldest first."""
     from core.ledger import Redactor, secret_values
 
     redactor = Redactor(secret_values(c.settings))
-    return [AuditEntryView.model_validate(redactor.data(e.to_json()))
-            for e in c.ledger.audit.tail(n)]  # fmt: skip
+    return AuditEntries([AuditEntryView.model_validate(redactor.data(e.to_json()))
+                         for e in c.ledger.audit.tail(n)])  # fmt: skip
