@@ -319,7 +319,10 @@ def _jobs_table(views: list[Any]) -> None:
         table.add_column(column)
     for v in views:
         mode = v.mode + (", copilot" if v.approval == "copilot" else "")
+        outcome = v.last_outcome or "—"
+        if v.last_run_outcome and v.last_run_outcome != v.last_outcome:
+            outcome += f" (last run: {v.last_run_outcome})"
         table.add_row(safe(v.name), ",".join(v.symbols), safe(v.schedule), mode,
                       "paused" if v.paused else _when(v.next_run), str(v.runs),
-                      safe(v.last_outcome or "—"))  # fmt: skip
+                      safe(outcome))  # fmt: skip
     out.print(table)

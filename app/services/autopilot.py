@@ -39,6 +39,7 @@ class JobView(BaseModel):
     last_slot: datetime | None
     last_run_id: str | None
     last_outcome: str | None
+    last_run_outcome: str | None  # the newest slot that made a run (later slots may be skips)
     last_finished_at: datetime | None
 
 
@@ -131,19 +132,25 @@ def list_jobs(c: Container) -> list[JobView]:
 
     rows = _store(c).jobs()
     with editing(c.ledger.engine) as scheduler:
-        return [_view(row, *next_run(scheduler, row.spec.name)) for row in rows]
+        store = _store(c)
+        return [_view(row, *next_run(scheduler, row.spec.name), store) for row in rows]
 
 
 def show_job(c: Container, name: str) -> JobView:
     from app.autopilot._scheduler import editing, next_run
 
-    row = _store(c).job(name)
+    store = _store(c)
+    row = store.job(name)
     with editing(c.ledger.engine) as scheduler:
-        return _view(row, *next_run(scheduler, name))
+        return _view(row, *next_run(scheduler, name), store)
 
 
-def _view(row: JobRow, scheduled: bool, when: datetime | None) -> JobView:
+def _view(row: JobRow, scheduled: bool, when: datetime | None, store: AutopilotStore) -> JobView:
     spec = row.spec
+    run_outcome = None
+    if row.last_run_id is not None:
+        ran = [s for s in store.slots(spec.name) if s.run_id == row.last_run_id]
+        run_outcome = ran[-1].outcome if ran else None
     return JobView(
         name=spec.name, symbols=spec.symbols, schedule=spec.schedule, timezone=spec.timezone,
         mode=spec.mode, approval=spec.approval, timeframe=spec.timeframe,
@@ -151,7 +158,7 @@ def _view(row: JobRow, scheduled: bool, when: datetime | None) -> JobView:
         llm_budget_usd=spec.llm_budget_usd, paused=not scheduled or when is None,
         next_run=when, runs=row.runs, cursor=row.cursor, last_slot=row.last_slot,
         last_run_id=row.last_run_id, last_outcome=row.last_outcome,
-        last_finished_at=row.last_finished_at,
+        last_run_outcome=run_outcome, last_finished_at=row.last_finished_at,
     )  # fmt: skip
 
 

@@ -56,8 +56,10 @@ def test_add_then_start_runs_paper_runs_listed_in_runs_and_a_halt_stops_new_expo
     code, _, err = tiller("autopilot", "start", "--exit-after", "3")
     assert code == 0, err
     jobs = {j["name"]: j for j in json.loads(tiller("autopilot", "status", "--json")[1])["jobs"]}
-    assert "MSFT denied (" in jobs["msft"]["last_outcome"]
-    assert "STATE_HALTED" in jobs["msft"]["last_outcome"]
+    # How many 1 s slots fit in 3 s depends on the machine: later ones may find no newer bar
+    # and skip, so the check is on the newest slot that made a run.
+    assert "MSFT denied (" in jobs["msft"]["last_run_outcome"]
+    assert "STATE_HALTED" in jobs["msft"]["last_run_outcome"]
     assert json.loads(tiller("risk", "status", "--json")[1])["positions"] == positions_before
     code, out, _ = tiller("autopilot", "status")
     assert "not running" in out and "demo" in out
