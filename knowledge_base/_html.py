@@ -33,6 +33,7 @@ from knowledge_base._filing_meta import (
     release_date,
 )
 from knowledge_base._outline import Block, markdown_headings, sec_headings
+from knowledge_base._statements import annotate_statements
 from knowledge_base._tables import join_cells
 from knowledge_base.document import Document, DocumentKind
 from knowledge_base.sanitize import clean_line
@@ -212,6 +213,7 @@ def _cell_text(cell: html.HtmlElement) -> str:
 def load_html(path: Path, data: bytes) -> Document:
     """An SEC filing (iXBRL or plain EDGAR HTML) or any HTML page as a ``Document``."""
     parsed = parse_html(data, str(path))
+    parsed.blocks = annotate_statements(parsed.blocks, cells=True)
     facts = parsed.facts
     named = parse_file_name(path)
     head_text = "\n".join(block.text for block in parsed.blocks[:200])

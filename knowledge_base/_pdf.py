@@ -43,6 +43,7 @@ from knowledge_base._filing_meta import (
     public_by,
 )
 from knowledge_base._outline import Block, sec_headings
+from knowledge_base._statements import annotate_statements
 from knowledge_base.document import Document, DocumentKind, MetaSource
 from knowledge_base.sanitize import clean_line
 
@@ -61,7 +62,7 @@ def load_pdf(path: Path, data: bytes) -> Document:
             f"{source}: the PDF is truncated (no %%EOF marker at its end); download it again"
         )
     reader, pages = _read(data, source)
-    blocks = _blocks(pages)
+    blocks = annotate_statements(_blocks(pages), cells=False)
     if not blocks:
         raise DataError(
             f"{source}: the PDF has no text layer (a scanned image?); run OCR on it first "

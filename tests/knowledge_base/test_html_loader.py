@@ -138,7 +138,11 @@ def test_load_when_word_has_zero_width_space_then_it_is_searchable(ten_k: Docume
 
 
 def test_load_when_table_then_rows_are_lines_and_split_numbers_rejoined(ten_k: Document) -> None:
-    assert "2024 | Change\nWidgets | $1,234 | (12)%\nGadgets | $56 | 5.2%" in ten_k.text
+    # Under "(in millions)" each row also names its columns and the scale (statement rows).
+    assert (
+        "2024 | Change\nWidgets (in millions) | 2024: $1,234 | change: (12)%\n"
+        "Gadgets (in millions) | 2024: $56 | change: 5.2%"
+    ) in ten_k.text
 
 
 def test_load_when_bare_page_numbers_then_dropped(ten_k: Document) -> None:

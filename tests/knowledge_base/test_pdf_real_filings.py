@@ -89,3 +89,22 @@ def test_pdf_copy_of_an_8k_without_a_dated_name_then_the_signature_date_is_its_d
     assert from_html.published_at is None  # nothing in the HTML loader's reach states it
     assert from_pdf.published_at is not None
     assert from_pdf.published_at.date() == date(2023, 3, 6)
+
+
+def test_pdf_copy_of_a_10q_then_statement_rows_are_the_html_originals(
+    pdf_copies: dict[str, tuple[Document, Document]],
+) -> None:
+    from_pdf, from_html = pdf_copies["aapl-10-q-2025-08-01"]
+    rows_html = [line for line in from_html.text.splitlines() if "(in millions) | " in line]
+    rows_pdf = set(from_pdf.text.splitlines())
+
+    assert (
+        "Payments for acquisition of property, plant and equipment (in millions) | "
+        "2025: (9,473) | 2024: (6,539)"
+    ) in rows_pdf
+    assert (
+        "Total net sales (in millions) | three months 2025: 94,036 | three months 2024: "
+        "85,777 | nine months 2025: 313,695 | nine months 2024: 296,105"
+    ) in rows_pdf
+    assert len(rows_html) > 100
+    assert sum(row in rows_pdf for row in rows_html) >= 0.9 * len(rows_html)

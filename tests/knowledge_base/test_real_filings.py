@@ -75,9 +75,16 @@ def test_load_when_apple_10k_then_all_items_in_order_and_tables_readable(filings
     part_one_two = ["1", "1A", "1B", "1C", "2", "3", "4", "5", "6", "7", "7A", "8", "9", "9A"]
     expected = [*part_one_two, "9B", "9C", *(str(n) for n in range(10, 17))]
     assert items == [f"Item {n}" for n in expected]
-    assert "Total net sales | $391,035 | 2% | $383,285 | (3)% | $394,328" in item(
-        document, "Item 7."
-    )
+    assert (
+        "Total net sales (in millions) | 2024: $391,035 | change: 2% | 2023: $383,285 | "
+        "change: (3)% | 2022: $394,328"
+    ) in item(document, "Item 7.")
+    # A statement row carries its fiscal years and scale: "FY2022 capital expenditure"
+    # can find it wherever the passage boundaries fall.
+    assert (
+        "Payments for acquisition of property, plant and equipment (in millions) | "
+        "2024: (9,447) | 2023: (10,959) | 2022: (10,708)"
+    ) in item(document, "Item 8.")
 
 
 @pytest.mark.parametrize(
