@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -12,6 +12,9 @@ from rich.table import Table
 from app.cli._common import container, handle_errors, out, print_json, safe
 from core.errors import ConfigError, NotFoundError
 from core.timeutil import parse_utc
+
+if TYPE_CHECKING:
+    from app.services.backtests import BacktestResultView
 
 
 def load_spec(spec_path: Path | None, preset_name: str | None, fee: float | None) -> Any:
@@ -72,18 +75,16 @@ def _backtest(
     symbol: str, timeframe: str, spec_path: Path | None, preset_name: str | None,
     start: str | None, end: str | None, fee: float | None, curve: bool, json_: bool,
 ) -> None:  # fmt: skip
-    from tools.backtest import run_backtest
+    from app.services.backtests import run_spec
 
     strategy = load_spec(spec_path, preset_name, fee)
-    frame = container().store.bars(
-        symbol,
-        timeframe,
+    result = run_spec(
+        container(), strategy, symbol, timeframe, equity_curve=curve,
         start=parse_utc(start, name="--start") if start else None,
         end=parse_utc(end, name="--end") if end else None,
-    )
-    result = run_backtest(strategy, frame, symbol=symbol.upper(), timeframe=timeframe)
+    )  # fmt: skip
     if json_:
-        print_json(result.to_json(include_equity=curve))
+        print_json(result.model_dump(mode="json", exclude=None if curve else {"equity_curve"}))
     else:
         print_report(result)
 
@@ -96,8 +97,8 @@ def _num(value: Any) -> str:
     return "n/a" if value is None else f"{value:,.2f}"
 
 
-def print_report(result: Any, title: str | None = None) -> None:
-    m = result.metrics
+def print_report(result: BacktestResultView, title: str | None = None) -> None:
+    m = result.model_dump()
     table = Table(
         title=title
         or f"{safe(result.strategy, one_line=True)} on {result.symbol} {result.timeframe}",

@@ -9,7 +9,7 @@ with ``--json``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -45,7 +45,9 @@ def parse(text: TextArg, json_: JsonOpt = False) -> None:
     that touches risk limits) exits 2 with the reason and a hint."""
     outcome = _read(text)
     if json_:
-        print_json(outcome_json(outcome))
+        from app.services.strategy import parse_view
+
+        print_json(parse_view(outcome).model_dump(mode="json"))
     else:
         show_outcome(outcome)
 
@@ -66,7 +68,8 @@ def backtest(
     The `tiller backtest` engine and report: signals at each close, fills at the next
     open, costs included. A question or a refusal exits 2."""
     from app.cli.backtest import print_report
-    from tools.backtest import run_backtest
+    from app.services.backtests import BacktestView, run_spec
+    from app.services.strategy import parse_view
 
     outcome = _read(text)
     if outcome.kind == "question":
@@ -75,20 +78,16 @@ def backtest(
             hint="say it in the text and run again; `tiller strategy parse` shows what is read",
         )
     assert outcome.spec is not None
-    frame = container().store.bars(
-        symbol,
-        timeframe,
+    result = run_spec(
+        container(), outcome.spec, symbol, timeframe, equity_curve=equity_curve,
         start=parse_utc(start, name="--start") if start else None,
         end=parse_utc(end, name="--end") if end else None,
-    )
-    result = run_backtest(outcome.spec, frame, symbol=symbol.upper(), timeframe=timeframe)
+    )  # fmt: skip
     if json_:
-        print_json(
-            {
-                "parse": outcome_json(outcome),
-                "backtest": result.to_json(include_equity=equity_curve),
-            }
-        )
+        # The API's POST /v1/backtests answer: how the text was read, and the result.
+        view = BacktestView(parse=parse_view(outcome), result=result)
+        omit = None if equity_curve else {"result": {"equity_curve"}}
+        print_json(view.model_dump(mode="json", exclude=omit))
     else:
         show_outcome(outcome)
         print_report(result)
@@ -98,13 +97,6 @@ def _read(text: str) -> ParseOutcome:
     from app.services.strategy import read_strategy
 
     return read_strategy(container(), text)  # a refusal raises StrategyRefusedError
-
-
-def outcome_json(outcome: ParseOutcome) -> dict[str, Any]:
-    """The service's model of the outcome (with the spec's canonical English)."""
-    from app.services.strategy import parse_view
-
-    return parse_view(outcome).model_dump(mode="json")
 
 
 def show_outcome(outcome: ParseOutcome) -> None:

@@ -3,6 +3,7 @@ close, fills at the next open, costs included (the ``tools.backtest`` engine).""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, model_validator
@@ -20,6 +21,7 @@ from core.types import Symbol, Timeframe
 if TYPE_CHECKING:
     from app.bootstrap import Container
     from core.llm import LLMSession
+    from tools.backtest import BacktestResult
     from tools.strategy import StrategySpec
 
 
@@ -47,19 +49,67 @@ class BacktestRequest(BaseModel):
         return self
 
 
+class BacktestResultView(BaseModel):
+    """One backtest: the metrics (returns and ratios as fractions; ``None`` where not
+    defined, e.g. a Sharpe ratio without volatility), every trade, the assumptions
+    (fees, slippage, fills), and the equity curve when asked for."""
+
+    symbol: str
+    timeframe: str
+    strategy: str
+    start: datetime = Field(description="Open time of the first bar.")
+    end: datetime = Field(description="Open time of the last bar.")
+    bars: int
+    initial_cash: float
+    final_equity: float
+    total_return: float | None
+    annualized_return: float | None
+    volatility: float | None
+    sharpe: float | None
+    sortino: float | None
+    max_drawdown: float | None
+    max_drawdown_duration_bars: int
+    max_drawdown_duration_days: float
+    calmar: float | None
+    n_trades: int
+    win_rate: float | None
+    exposure: float | None
+    turnover: float | None
+    fees_paid: float | None
+    trades: list[dict[str, Any]]
+    assumptions: dict[str, Any]
+    equity_curve: list[tuple[datetime, float]] | None = Field(
+        None, description="[open time, equity] per bar; only when asked for."
+    )
+
+    @classmethod
+    def of(cls, result: BacktestResult, *, equity_curve: bool = False) -> BacktestResultView:
+        return cls.model_validate(result.to_json(include_equity=equity_curve))
+
+
 class BacktestView(BaseModel):
     parse: StrategyParseView | None = Field(None, description="How the text was read.")
-    result: dict[str, Any] = Field(description="Metrics, trades and assumptions.")
+    result: BacktestResultView = Field(description="Metrics, trades and assumptions.")
 
 
 def backtest(c: Container, request: BacktestRequest, llm: LLMSession | None = None) -> BacktestView:
+    spec, parsed = _strategy(c, request, llm)
+    result = run_spec(c, spec, request.symbol, request.timeframe, start=request.start,
+                      end=request.end, equity_curve=request.equity_curve)  # fmt: skip
+    return BacktestView(parse=parsed, result=result)
+
+
+def run_spec(
+    c: Container, spec: StrategySpec, symbol: str, timeframe: str, *,
+    start: datetime | None = None, end: datetime | None = None, equity_curve: bool = False,
+) -> BacktestResultView:  # fmt: skip
+    """Backtest a validated spec on the stored bars opening in [start, end]."""
     from tools.backtest import run_backtest
 
-    spec, parsed = _strategy(c, request, llm)
-    symbol, timeframe = str(Symbol(request.symbol)), str(Timeframe(request.timeframe))
-    frame = c.store.bars(symbol, timeframe, start=request.start, end=request.end)
-    result = run_backtest(spec, frame, symbol=symbol, timeframe=timeframe)
-    return BacktestView(parse=parsed, result=result.to_json(include_equity=request.equity_curve))
+    sym, tf = str(Symbol(symbol)), str(Timeframe(timeframe))
+    frame = c.store.bars(sym, tf, start=start, end=end)
+    result = run_backtest(spec, frame, symbol=sym, timeframe=tf)
+    return BacktestResultView.of(result, equity_curve=equity_curve)
 
 
 def _strategy(

@@ -179,8 +179,8 @@ def strategy_backtest(c: Container, request: StrategyRunRequest) -> StrategyRun:
                 slippage=spec["slippage"])  # fmt: skip
     common = {"symbol": request.symbol, "timeframe": request.timeframe, "start": request.start,
               "end": request.end, "fee": request.fee, "equity_curve": True}  # fmt: skip
-    mine = backtest(c, BacktestRequest(spec=spec, **common)).result
-    base = backtest(c, BacktestRequest(spec=hold, **common)).result
+    mine = backtest(c, BacktestRequest(spec=spec, **common)).result.model_dump(mode="json")
+    base = backtest(c, BacktestRequest(spec=hold, **common)).result.model_dump(mode="json")
     equity = _curve("strategy", mine["equity_curve"])
     return StrategyRun(
         kind="backtest", request=request, parse=parsed,

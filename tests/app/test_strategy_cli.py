@@ -78,12 +78,13 @@ def test_backtest_of_the_sma_phrasing_then_the_same_result_as_the_sma_preset() -
     assert code == 0
     data = json.loads(out)
     assert data["parse"]["kind"] == "spec"
+    # The same model as POST /v1/backtests: how the text was read, and the result.
     for key in (*METRIC_KEYS, "trades", "final_equity"):
-        assert key in data["backtest"]
+        assert key in data["result"]
     code, out, _ = invoke("backtest", "--preset", "sma-cross", "--symbol", "AAPL", "--json")
     preset = json.loads(out)
-    assert data["backtest"]["final_equity"] == preset["final_equity"]
-    assert data["backtest"]["n_trades"] == preset["n_trades"] > 10
+    assert data["result"]["final_equity"] == preset["final_equity"]
+    assert data["result"]["n_trades"] == preset["n_trades"] > 10
 
 
 def test_backtest_readable_then_the_strategy_then_the_report() -> None:

@@ -81,6 +81,8 @@ class BacktestResult:
 
 
 def _jsonable(value: Any) -> Any:
+    if value is pd.NaT:
+        return None  # an open trade has no exit time yet (JSON had the string "NaT")
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     if isinstance(value, float | np.floating):

@@ -39,11 +39,11 @@ def test_bars_as_of_a_date_end_with_the_last_bar_closed_by_then(c: Container) ->
 
 def test_a_backtest_from_a_preset_a_spec_or_english_reports_the_same_engine(c: Container) -> None:
     preset = backtests.backtest(c, BacktestRequest(preset="sma-cross", symbol="AAPL"))
-    assert preset.parse is None and preset.result["symbol"] == "AAPL"
-    assert preset.result["n_trades"] > 0 and "sharpe" in preset.result
+    assert preset.parse is None and preset.result.symbol == "AAPL"
+    assert preset.result.n_trades > 0 and preset.result.sharpe is not None
     text = backtests.backtest(c, BacktestRequest(text=SMA_TEXT, fee=0.0005))
     assert text.parse is not None and text.parse.kind == "spec"
-    assert text.result["assumptions"]["fee_rate"] == 0.0005
+    assert text.result.assumptions["fee_rate"] == 0.0005
     assert "10" in str(text.parse.canonical_text)
 
 
