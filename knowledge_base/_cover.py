@@ -20,7 +20,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from knowledge_base._filing_meta import normalise_tickers
+from knowledge_base._filing_meta import normalise_tickers, public_by
+from knowledge_base.document import MetaSource
 
 _MONTH = (
     r"(?P<month>Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
@@ -111,3 +112,26 @@ def dateline_date(head: str) -> date | None:
     """The date an earnings release states in its first lines."""
     match = _DATELINE.search(head[:2_000])
     return _day(match) if match else None
+
+
+def stated_date(text: str, head: str, form: str | None) -> tuple[datetime, MetaSource] | None:
+    """The date a document states for itself, as the moment it was public by (see
+    ``public_by``), and where it was read: a filing's signature page, else a release's
+    dateline. ``text``: the whole text; ``head``: its first lines."""
+    if form:
+        signed = signature_date(text)
+        if signed:
+            return public_by(signed), "signature page"
+    released = dateline_date(head)
+    return (public_by(released), "document") if released else None
+
+
+def later_of_filed(
+    filed: datetime | None, dated: tuple[datetime, MetaSource] | None
+) -> tuple[datetime | None, MetaSource | None]:
+    """The publication time and its source: EDGAR's date (in the name fetch-filings
+    writes) is when the filing became public and a signature precedes it, so the later of
+    the two never shows a filing early. Source ``None`` means the file name."""
+    if filed and (dated is None or filed > dated[0]):
+        return filed, None
+    return (dated[0], dated[1]) if dated else (None, None)

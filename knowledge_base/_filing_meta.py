@@ -45,11 +45,6 @@ _UNDATED_NAME = re.compile(
     r"^(?P<ticker>[a-z][a-z0-9.]{0,9})-(?P<form>(?:10-k|10-q|8-k|6-k|20-f|40-f)(?:-a)?)(?:-.*)?$",
     re.IGNORECASE,
 )
-_RELEASE = re.compile(
-    r"\b(?:for immediate release|release date)\s*[:\-–—]?\s*"
-    r"([A-Z][a-z]+)\.?\s+(\d{1,2}),\s*(\d{4})",
-    re.IGNORECASE,
-)
 _GENERIC_TITLE = re.compile(
     r"^(?:document|untitled\b.*|microsoft word\b.*|[a-z]{1,6}-\d{8}|.*\.(?:html?|docx?|pdf)"
     r"|\d{1,2}-[a-z]|10-[kq])$",
@@ -221,22 +216,6 @@ def cover_page_company(text: str) -> str | None:
     lines = [ln for ln in lines if ln]
     name = lines[-1] if lines else ""
     return name if 1 < len(name) <= 120 and any(c.isalpha() for c in name) else None
-
-
-def release_date(text: str) -> datetime | None:
-    """The date a press release states for itself ("For Immediate Release: November 22,
-    2024"), public by 17:30 New York time that day (see ``public_by``). Not a filing's
-    event or period date, which are other days."""
-    match = _RELEASE.search(text[:5_000])
-    if match is None:
-        return None
-    try:
-        day = datetime.strptime(
-            f"{match.group(1)[:3]} {match.group(2)} {match.group(3)}", "%b %d %Y"
-        )
-    except ValueError:
-        return None
-    return public_by(day.date())
 
 
 def cover_page_form(text: str) -> str | None:

@@ -19,6 +19,12 @@ from pathlib import Path
 from lxml import etree, html
 
 from core.errors import DataError
+from knowledge_base._cover import (
+    cover_page_fiscal_period,
+    cover_page_tickers,
+    later_of_filed,
+    stated_date,
+)
 from knowledge_base._filing_meta import (
     Meta,
     compose_title,
@@ -30,12 +36,11 @@ from knowledge_base._filing_meta import (
     ixbrl_tickers,
     meaningful_title,
     parse_file_name,
-    release_date,
 )
 from knowledge_base._outline import Block, markdown_headings, sec_headings
 from knowledge_base._statements import annotate_statements
 from knowledge_base._tables import join_cells
-from knowledge_base.document import Document, DocumentKind
+from knowledge_base.document import Document, DocumentKind, MetaSource
 from knowledge_base.sanitize import clean_line
 
 _SKIP = frozenset(
@@ -221,13 +226,29 @@ def load_html(path: Path, data: bytes) -> Document:
     stated_form = first_fact(facts, "dei:DocumentType") or parsed.sgml_type
     stated_form = stated_form or cover_page_form(head_text)
     form = stated_form or named.form
+    stated: dict[str, MetaSource] = {}
+    if company and not first_fact(facts, "dei:EntityRegistrantName"):
+        stated["company"] = "cover page"
+    if stated_form and not (first_fact(facts, "dei:DocumentType") or parsed.sgml_type):
+        stated["form"] = "cover page"
     period = fiscal_period(
         first_fact(facts, "dei:DocumentFiscalYearFocus"),
         first_fact(facts, "dei:DocumentFiscalPeriodFocus"),
     )
+    if not period and form and form.startswith("10-K"):
+        period = cover_page_fiscal_period(head_text)
+        stated.update({"fiscal_period": "cover page"} if period else {})
     stated_tickers = ixbrl_tickers(facts)
+    if not stated_tickers:  # plain EDGAR HTML: the cover page's Section 12(b) table
+        stated_tickers = cover_page_tickers(head_text.replace(" | ", " "))
+        stated.update({"tickers": "cover page"} if stated_tickers else {})
     tickers = stated_tickers or ((named.ticker,) if named.ticker else ())
-    released = release_date(head_text)
+    # The same dates as a PDF of the filing gives: its signature page or a release's
+    # dateline, never earlier than EDGAR's date in the file name.
+    text = "\n".join(block.text for block in parsed.blocks)
+    published_at, date_source = later_of_filed(named.filed, stated_date(text, head_text, form))
+    if date_source:
+        stated["published_at"] = date_source
     # An 8-K has no fiscal period; the event date tells two of a company's 8-Ks apart.
     event = first_fact(facts, "dei:DocumentPeriodEndDate") if form and "8-K" in form else None
     fallback = meaningful_title(parsed.title) or _headline(parsed.blocks)
@@ -237,9 +258,7 @@ def load_html(path: Path, data: bytes) -> Document:
         company=company,
         form=form,
         fiscal_period=period,
-        # EDGAR's filing date (in the name ``fetch-filings`` writes) is when the filing
-        # was public; a press release's own date is the fallback.
-        published_at=named.filed or released,
+        published_at=published_at,
     )
     from_name = [
         name
@@ -247,7 +266,7 @@ def load_html(path: Path, data: bytes) -> Document:
             ("form", form and not stated_form),
             ("title", form and not stated_form and company),
             ("tickers", tickers and not stated_tickers),
-            ("published_at", named.filed),
+            ("published_at", published_at and not date_source),
         )
         if only_named
     ]
@@ -255,7 +274,7 @@ def load_html(path: Path, data: bytes) -> Document:
     headings = sec_headings(parsed.blocks) if form else []
     if not headings:
         headings = markdown_headings(parsed.blocks)
-    return file_document(path, data, parsed.blocks, headings, meta, kind, from_name)
+    return file_document(path, data, parsed.blocks, headings, meta, kind, from_name, stated)
 
 
 def _headline(blocks: list[Block]) -> str | None:

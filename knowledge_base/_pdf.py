@@ -19,7 +19,6 @@ import io
 import logging
 import re
 from collections import Counter
-from datetime import datetime
 from pathlib import Path
 
 from pypdf import PdfReader
@@ -29,8 +28,8 @@ from core.errors import DataError
 from knowledge_base._cover import (
     cover_page_fiscal_period,
     cover_page_tickers,
-    dateline_date,
-    signature_date,
+    later_of_filed,
+    stated_date,
 )
 from knowledge_base._filing_meta import (
     Meta,
@@ -40,7 +39,6 @@ from knowledge_base._filing_meta import (
     file_document,
     meaningful_title,
     parse_file_name,
-    public_by,
 )
 from knowledge_base._outline import Block, sec_headings
 from knowledge_base._statements import annotate_statements
@@ -94,7 +92,7 @@ def _metadata(
     form = stated_form or named.form
     tickers = cover_page_tickers(cover)
     period = cover_page_fiscal_period(cover) if form and form.startswith("10-K") else None
-    dated = _stated_date(blocks, head, form)
+    dated = stated_date("\n".join(block.text for block in blocks), head, form)
     stated: dict[str, MetaSource] = {}
     for name, value in (("company", company), ("form", stated_form), ("tickers", tickers)):
         if value:
@@ -110,13 +108,11 @@ def _metadata(
         tickers, from_name = (named.ticker,), [*from_name, "tickers"]
     if form and not stated_form:
         from_name += ["form"] + (["title"] if company and not own_title else [])
-    published_at = dated[0] if dated else None
-    # EDGAR's date (in the name fetch-filings writes) is when the filing became public; a
-    # signature precedes it. The later of the two never shows the filing early.
-    if named.filed and (published_at is None or named.filed > published_at):
-        published_at, from_name = named.filed, [*from_name, "published_at"]
-    elif dated:
-        stated["published_at"] = dated[1]
+    published_at, date_source = later_of_filed(named.filed, dated)
+    if date_source:
+        stated["published_at"] = date_source
+    elif published_at:
+        from_name = [*from_name, "published_at"]
     meta = Meta(
         title=title,
         tickers=tickers,
@@ -126,19 +122,6 @@ def _metadata(
         published_at=published_at,
     )
     return meta, from_name, stated
-
-
-def _stated_date(
-    blocks: list[Block], head: str, form: str | None
-) -> tuple[datetime, MetaSource] | None:
-    """The date the document states for itself: a filing's signature page, else a
-    release's dateline."""
-    if form:
-        signed = signature_date("\n".join(block.text for block in blocks))
-        if signed:
-            return public_by(signed), "signature page"
-    released = dateline_date(head)
-    return (public_by(released), "document") if released else None
 
 
 def _read(data: bytes, source: str) -> tuple[PdfReader, list[str]]:

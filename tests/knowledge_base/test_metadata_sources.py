@@ -122,7 +122,7 @@ def test_html_page_when_only_its_name_follows_the_convention_then_form_and_title
     assert document.metadata_sources == {
         "title": "filename",
         "tickers": "filename",
-        "company": "document",
+        "company": "cover page",
         "form": "filename",
         "published_at": "filename",
     }
@@ -159,3 +159,49 @@ def test_news_item_then_every_field_comes_from_the_item(tmp_path: Path) -> None:
         "published_at": "document",
         "url": "document",
     }
+
+
+PLAIN_10K = (
+    "<html><body><div>UNITED STATES SECURITIES AND EXCHANGE COMMISSION</div>"
+    "<div>FORM 10-K</div>"
+    "<div>For the fiscal year ended December 31, 2022</div>"
+    "<div>Northwind Traders, Inc.</div>"
+    "<div>(Exact name of registrant as specified in its charter)</div>"
+    "<div>Securities registered pursuant to Section 12(b) of the Act:</div><table>"
+    "<tr><td>Title of each class</td><td>Trading Symbol(s)</td><td>Name of exchange</td></tr>"
+    "<tr><td>Common Stock, $0.01 par value</td><td>NWT</td><td>The Nasdaq Stock Market LLC</td>"
+    "</tr><tr><td>4.5% Notes due 2030</td><td>NWT30</td><td>New York Stock Exchange</td></tr>"
+    "</table><div>Indicate by check mark if the registrant is a well-known seasoned issuer.</div>"
+    "<div>Item 1. Business</div><p>Northwind sells groceries.</p>"
+    "<div>SIGNATURES</div><p>Pursuant to the requirements of the Securities Exchange Act.</p>"
+    "<div>Date: February 24, 2023</div></body></html>"
+)
+
+
+def test_plain_html_10k_then_cover_page_gives_tickers_and_period_and_signature_page_the_date(
+    tmp_path: Path,
+) -> None:
+    # No iXBRL facts: what the PDF loader reads from the same pages, the HTML loader reads.
+    [document] = load_file(write(tmp_path, "northwind-annual.html", PLAIN_10K))
+
+    assert (document.tickers, document.fiscal_period) == (("NWT",), "FY2022")
+    assert document.published_at is not None
+    assert document.published_at.date().isoformat() == "2023-02-24"
+    assert document.metadata_sources == {
+        "title": "document",
+        "tickers": "cover page",
+        "company": "cover page",
+        "form": "cover page",
+        "fiscal_period": "cover page",
+        "published_at": "signature page",
+    }
+
+
+def test_html_filing_when_edgar_date_in_name_is_after_the_signature_then_the_edgar_date(
+    tmp_path: Path,
+) -> None:
+    [document] = load_file(write(tmp_path, "nwt-10-k-2023-02-27.html", PLAIN_10K))
+
+    assert document.published_at is not None
+    assert document.published_at.date().isoformat() == "2023-02-27"
+    assert document.metadata_sources["published_at"] == "filename"

@@ -86,9 +86,10 @@ def test_pdf_copy_of_an_8k_without_a_dated_name_then_the_signature_date_is_its_d
 ) -> None:
     from_pdf, from_html = pdf_copies["jwn-8-k"]
 
-    assert from_html.published_at is None  # nothing in the HTML loader's reach states it
     assert from_pdf.published_at is not None
     assert from_pdf.published_at.date() == date(2023, 3, 6)
+    assert from_html.published_at == from_pdf.published_at  # both read the signature page
+    assert from_html.metadata_sources["published_at"] == "signature page"
 
 
 def test_pdf_copy_of_a_10q_then_statement_rows_are_the_html_originals(

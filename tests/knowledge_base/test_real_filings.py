@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 
@@ -115,13 +115,15 @@ def test_load_when_real_filing_then_metadata_matches_its_cover(
     )
 
 
-def test_load_when_8k_without_date_in_name_then_published_at_missing_not_guessed(
+def test_load_when_8k_without_date_in_name_then_published_at_is_its_signature_date(
     filings: Path,
 ) -> None:
     document = load(filings, "orcl-8-k-oracle.html")
 
-    assert document.published_at is None
-    assert "published_at" in document.missing
+    # "Dated: November 18, 2024" on the signature page (the event, November 14, is not it).
+    assert document.published_at is not None
+    assert document.published_at.date() == date(2024, 11, 18)
+    assert document.metadata_sources["published_at"] == "signature page"
     assert [s.path for s in document.sections][1:] == [
         ("Item 5.07 Submission of Matters to a Vote of Security Holders",)
     ]
