@@ -12,8 +12,10 @@ from knowledge_base.document import (
     LoadReport,
     Section,
     SuppliedMeta,
+    SuppliedMetaWarning,
     make_doc_id,
     sha256_bytes,
+    supplied_conflicts,
     with_supplied,
 )
 from knowledge_base.loaders import (
@@ -34,6 +36,7 @@ __all__ = [
     "LoadReport",
     "Section",
     "SuppliedMeta",
+    "SuppliedMetaWarning",
     "clean_line",
     "clean_text",
     "load_file",
@@ -41,6 +44,7 @@ __all__ = [
     "loadable_files",
     "make_doc_id",
     "sha256_bytes",
+    "supplied_conflicts",
     "supplied_meta",
     "with_supplied",
 ]

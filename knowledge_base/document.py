@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import warnings
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from core.errors import DataError
 
@@ -151,10 +153,63 @@ class SuppliedMeta:
             raise DataError("--published-at must carry a timezone (e.g. 2024-11-01T21:30:00Z)")
 
 
+class SuppliedMetaWarning(UserWarning):
+    """Metadata given at ingestion that disagrees with what a document states (kept) or
+    with what its file name says (replaced): usually a typo or the wrong file."""
+
+
+_SHOWN = {"tickers": "--ticker", "form": "--form", "published_at": "--published-at"}
+_NEW_YORK = ZoneInfo("America/New_York")
+
+
+def _shown(name: str, value: object) -> str:
+    if isinstance(value, tuple):
+        return ", ".join(value)
+    if isinstance(value, datetime):  # a filing's day is New York's
+        return value.astimezone(_NEW_YORK).date().isoformat()
+    return str(value)
+
+
+def _agrees(name: str, given: object, found: object) -> bool:
+    if not found:
+        return True
+    if isinstance(given, tuple) and isinstance(found, tuple):
+        return set(given) <= set(found)  # --ticker GOOGL for a filing listing GOOGL, GOOG
+    return _shown(name, given) == _shown(name, found)
+
+
+def supplied_conflicts(document: Document, supplied: SuppliedMeta) -> list[str]:
+    """Where ``supplied`` disagrees with ``document``, as sentences a person can act on:
+    a field the document states itself is kept, one only its file name gave is
+    replaced."""
+    found: list[str] = []
+    for name, given in (
+        ("tickers", supplied.tickers),
+        ("form", supplied.form),
+        ("published_at", supplied.published_at),
+    ):
+        current = getattr(document, name)
+        if not given or _agrees(name, given, current):
+            continue
+        source = document.metadata_sources.get(name, "filename")
+        option, theirs, ours = _SHOWN[name], _shown(name, current), _shown(name, given)
+        if source in ("filename", "user"):
+            found.append(f"{document.source}: {option} {ours} replaces {theirs} from the file name")
+        else:
+            found.append(
+                f"{document.source}: {option} {ours} was not used: the {source} states "
+                f"{theirs}, which is kept; check the file, or leave {option} out"
+            )
+    return found
+
+
 def with_supplied(document: Document, supplied: SuppliedMeta) -> Document:
     """``document`` with ``supplied`` filling each field it lacks or knows only from its
     file name (recorded as ``"user"``). What the document states itself is kept: a
-    person's word does not overrule the filing's cover page."""
+    person's word does not overrule the filing's cover page. A disagreement either way
+    is a ``SuppliedMetaWarning`` (see ``supplied_conflicts``), never silent."""
+    for conflict in supplied_conflicts(document, supplied):
+        warnings.warn(conflict, SuppliedMetaWarning, stacklevel=2)
     changes: dict[str, object] = {}
     sources = dict(document.metadata_sources)
     for name, value in (

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fpdf import FPDF
 
-from knowledge_base import load_file, supplied_meta, with_supplied
+from knowledge_base import SuppliedMetaWarning, load_file, supplied_meta, with_supplied
 from rag_index.answer import cite_text
 from rag_index.chunking import chunk_document
 
@@ -143,7 +143,8 @@ def test_pdf_cover_page_states_the_symbol_when_user_gives_another_then_the_cover
     supplied = supplied_meta(["WRONG"], None, None)
     assert supplied is not None
 
-    assert with_supplied(document, supplied).tickers == ("ACME",)
+    with pytest.warns(SuppliedMetaWarning, match="--ticker WRONG was not used"):
+        assert with_supplied(document, supplied).tickers == ("ACME",)
 
 
 def test_supplied_date_in_the_future_then_refused_with_the_fix() -> None:
