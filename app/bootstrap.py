@@ -18,6 +18,7 @@ from tools.market_data import BarStore, ensure_bundled, open_store
 
 if TYPE_CHECKING:
     from agents.signals import ModelCache
+    from app.services.queue import RunQueue
     from core.ledger import Ledger
     from core.llm import ChatModel
     from policies.risk import Limits, TokenSigner
@@ -155,6 +156,18 @@ class Container:
         # primers are ingested by the commands that answer questions from them.
         kb.ensure_bundled_news()
         return kb
+
+    @cached_property
+    def run_queue(self) -> RunQueue | None:
+        """The task queue agent runs go to (TILLER_WORKER_BROKER); None: they run in the
+        process that starts them."""
+        broker = self.settings.worker_broker
+        if broker is None:
+            return None
+        from app.services.queue import RunQueue
+
+        return RunQueue(broker.get_secret_value(), self.settings.worker_queue,
+                        self.settings.worker_visibility_timeout_s)  # fmt: skip
 
     @cached_property
     def chat_model(self) -> ChatModel | None:

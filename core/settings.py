@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigError
 
+_BROKER_SCHEMES = {"redis", "rediss", "amqp", "amqps", "pyamqp"}
 _PLACEHOLDERS = {"changeme", "change-me", "your-key-here", "xxx", "secret", "todo"}
 
 
@@ -185,6 +186,45 @@ class Settings(BaseSettings):
         description="US dollars of LLM calls one API key may spend "
         "per UTC day (each run reserves TILLER_LLM_MAX_COST_PER_RUN_USD up front).",
     )
+
+    # Agent runs on a task queue (`tiller worker`); unset, runs execute where they start.
+    worker_broker: SecretStr | None = Field(
+        None,
+        description="Celery broker of the run queue: redis://host:6379/0 or "
+        "amqp://user:password@host:5672//. Set, the API, the autopilot and `tiller run "
+        "--queue` enqueue agent runs and `tiller worker` processes run them.",
+    )
+    worker_queue: str = Field(
+        "tiller.runs",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="Queue name on the broker (deployments sharing one broker use their own).",
+    )
+    worker_visibility_timeout_s: int = Field(
+        3600,
+        ge=1,
+        le=7 * 86400,
+        description="Redis broker: a run taken by a worker that has not finished it this "
+        "long after is handed to another worker (how a killed worker's run is picked up "
+        "again). Keep it above the longest run; RabbitMQ hands it over at once.",
+    )
+    worker_wait_s: float = Field(
+        3600, gt=0, le=7 * 86400, description="How long the autopilot waits for a queued run."
+    )
+
+    @field_validator("worker_broker", mode="after")
+    @classmethod
+    def _broker_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        scheme = value.get_secret_value().split("://", 1)[0].lower()
+        if scheme not in _BROKER_SCHEMES:
+            raise ValueError(
+                f"unsupported broker {scheme!r}: use redis://host:6379/0 (Redis) or "
+                "amqp://guest:guest@host:5672// (RabbitMQ)"
+            )
+        return value
 
     @field_validator("llm_prices", mode="before")
     @classmethod

@@ -23,6 +23,7 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "TILLER_LLM_BASE_URL",
         "TILLER_LLM_MODEL",
         "TILLER_LLM_API_KEY",
+        "TILLER_WORKER_BROKER",  # a developer's run queue must not take the tests' runs
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)  # so a developer's .env is not read

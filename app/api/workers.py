@@ -103,7 +103,7 @@ class RunWorkers:
 
         resumed = []
         for view in unfinished_runs(self.c, SURFACE):
-            if self.running(view.run_id):
+            if self.running(view.run_id) or view.queued:  # a queue worker has that one
                 continue
             try:
                 with self.slot() as slot:

@@ -18,6 +18,7 @@ from app.cli import risk as _risk
 from app.cli import run as _run
 from app.cli import serve as _serve
 from app.cli import strategy as _strategy
+from app.cli import worker as _worker
 from app.cli._common import TillerGroup, handle_errors, out
 
 app = typer.Typer(
@@ -45,6 +46,7 @@ app.add_typer(_strategy.app, name="strategy")
 app.command("chat")(_chat.chat)
 app.add_typer(_keys.app, name="keys")
 app.command("serve")(_serve.serve)
+app.command("worker")(_worker.worker)
 app.add_typer(_autopilot.app, name="autopilot")
 
 

@@ -50,6 +50,14 @@ def run(
     as_of: Annotated[str | None, typer.Option(help="Decide as of this time (UTC).")] = None,
     mode: Annotated[str, typer.Option(help="copilot (a person approves) or auto.")] = "copilot",
     timeframe: Annotated[str, typer.Option(help="Bar timeframe the agents read.")] = "1d",
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--queue",
+            help="Put one run per symbol on the run queue "
+            "(TILLER_WORKER_BROKER) for `tiller worker` processes; print their ids.",
+        ),
+    ] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Start an agent run on one or more symbols (progress per node on stderr)."""
@@ -68,8 +76,24 @@ def run(
         symbols=symbol, as_of=parse_utc(as_of, name="--as-of") if as_of else None,
         mode=mode, timeframe=str(Timeframe(timeframe)),
     )  # fmt: skip
+    if queue:
+        _enqueue(request, json_)
+        return
     view = start_run(container(), request, _progress(not json_))
     _print(view.model_dump(mode="json"), json_)
+
+
+def _enqueue(request: Any, json_: bool) -> None:
+    from app.services.runs import queue_runs
+
+    views = [v.model_dump(mode="json") for v in queue_runs(container(), request, "cli")]
+    if json_:
+        print_json({"runs": views})
+        return
+    for v in views:
+        symbols = ",".join(v["inputs"]["request"]["symbols"])
+        out.print(f"{v['run_id']}  {safe(symbols):<12} queued", highlight=False)
+    out.print("Follow them: `tiller runs list`, `tiller runs show RUN_ID` (which worker ran it)")
 
 
 @app.command()

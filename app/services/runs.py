@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from agents.context import AgentContext
     from agents.runner import AgentRunner, Progress, RunResult
     from app.bootstrap import Container
+    from app.services.usage import Reservation
 
 
 class RunView(BaseModel):
@@ -40,6 +41,8 @@ class RunView(BaseModel):
     events: list[dict[str, Any]] | None = None
     tampered: list[str] = []
     next_step: str | None = None
+    queued: bool = False  # handed to the run queue (TILLER_WORKER_BROKER)
+    workers: list[dict[str, Any]] = []  # each queue worker that took the run, in order
 
 
 class RunStateError(ConfigError):
@@ -147,16 +150,64 @@ def start_run(c: Container, request: RunRequest, progress: Progress | None = Non
         return _view(c, r, r.start(request, progress))
 
 
-def begin_run(c: Container, request: RunRequest, origin: dict[str, Any] | None = None) -> RunView:
+def begin_run(
+    c: Container, request: RunRequest, origin: dict[str, Any] | None = None,
+    reservation: Reservation | None = None,
+) -> RunView:  # fmt: skip
     """Record a run without running it (``drive_run`` does, usually in a worker).
-    ``origin`` (who asked, through which surface) is kept in the run's inputs."""
+    ``origin`` (who asked, through which surface) is kept in the run's inputs. With a run
+    queue (TILLER_WORKER_BROKER) the run is handed to it at once (``view.queued``), with
+    the API key's LLM ``reservation`` that the worker settles."""
     with runner(c) as r:
         run_id = r.begin(request, {"origin": origin} if origin else None)
+    queue = c.run_queue
+    if queue is not None:
+        _enqueue(c, queue, run_id, reservation)
     return show_run(c, run_id, events=False)
 
 
+def queue_runs(c: Container, request: RunRequest, surface: str) -> list[RunView]:
+    """One queued run per symbol of ``request`` (a desk's watch list spread over the
+    workers). ``ConfigError`` when no run queue is configured."""
+    if c.run_queue is None:
+        raise ConfigError(
+            "no run queue is configured",
+            hint="set TILLER_WORKER_BROKER=redis://localhost:6379/0 (and start `tiller "
+            "worker`), or leave out --queue to run here",
+        )
+    return [
+        begin_run(c, request.model_copy(update={"symbols": [symbol]}), {"surface": surface})
+        for symbol in request.symbols
+    ]
+
+
+def _enqueue(c: Container, queue: Any, run_id: str, reservation: Reservation | None) -> None:
+    from core.errors import UnavailableError
+    from core.ledger.runlog import RunLog
+
+    # Recorded before it is sent: a worker may take the run the moment it is.
+    RunLog(c.ledger).append(run_id, "queue", "queued", {"broker": queue.where})
+    try:
+        queue.enqueue(c, run_id, reservation)
+    except UnavailableError as exc:
+        fail_run(c, run_id, f"could not be queued: {exc}")
+        raise
+
+
 def drive_run(c: Container, run_id: str, progress: Progress | None = None) -> RunView:
-    """Run a recorded run from where it is: its start, or its last checkpoint."""
+    """Run a recorded run from where it is: its start, or its last checkpoint. A queued
+    run is a worker's to drive: this waits until it finishes or pauses for a person."""
+    if c.run_queue is not None:
+        view = show_run(c, run_id, events=False)
+        if view.queued:
+            from app.services.queue import wait_for
+
+            return wait_for(c, run_id, c.settings.worker_wait_s)
+    return drive_here(c, run_id, progress)
+
+
+def drive_here(c: Container, run_id: str, progress: Progress | None = None) -> RunView:
+    """Drive the run in this process (what a queue worker does with a run it took)."""
     with runner(c) as r:
         return _view(c, r, r.resume(run_id, progress))
 
@@ -270,7 +321,8 @@ def show_run(c: Container, run_id: str, *, events: bool = True) -> RunView:
         inputs=record.inputs, outcome=(report or {}).get("outcome"), pending=awaiting,
         report=report, error=record.error,
         events=[e.to_json() for e in all_events] if events else None,
-        tampered=log.verify(run_id),
+        tampered=log.verify(run_id), queued=any(e.kind == "queued" for e in all_events),
+        workers=[e.payload for e in all_events if e.kind == "worker_started"],
     )  # fmt: skip
 
 
