@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
@@ -24,6 +25,11 @@ if TYPE_CHECKING:
     from policies.risk import Limits, TokenSigner
     from rag_index.service import KnowledgeBase
     from tools.executor import Broker, Executor
+
+
+# Quote currencies an exchange account is counted in, in the order they are preferred
+# when the account holds several and no pair says which.
+_QUOTE_CURRENCIES = ("USDT", "USDC", "FDUSD", "USD", "EUR", "BTC")
 
 
 @dataclass
@@ -98,12 +104,49 @@ class Container:
         venue = self.settings.trading_venue.strip().lower()
         if venue != "paper":
             exchange = make_exchange(venue, self.settings, sandbox=self.settings.exchange_sandbox)
-            return CcxtBroker(exchange, clock=clock)
+            # An exchange lives in real time whatever a run's clock says: fills read "up
+            # to" a run's as-of would miss everything it filled since.
+            return CcxtBroker(exchange, clock=self.clock)
         return PaperBroker(
             cash=self.paper_balances(),
             instruments=self.paper_instruments(),
             fill_model=FillModel(fee_rate=Decimal("0.001"), slippage=Decimal("0.0005")),
             clock=clock,
+        )
+
+    @property
+    def live_venue(self) -> bool:
+        """Trading on an exchange (not paper): a real account with its own balances."""
+        return self.settings.trading_venue.strip().lower() != "paper"
+
+    def account_currency(self, symbols: Iterable[str] = ()) -> str:
+        """What cash, equity, notional caps and breakers are counted in: the paper
+        currency on paper; on an exchange the quote currency of the pairs traded (USDT for
+        BTC/USDT), else of the pairs held there, else the first usual quote currency the
+        account holds (its balances as last reconciled)."""
+        if not self.live_venue:
+            return self.settings.paper_currency
+        venue = self.settings.trading_venue.strip().lower()
+        quotes = {Symbol(s).quote for s in symbols if Symbol(s).is_pair}
+        if not quotes:
+            held = self.ledger.positions(venue=venue)
+            quotes = {p.symbol.quote for p in held if p.quantity and p.symbol.is_pair}
+        quotes.discard(None)
+        if len(quotes) > 1:
+            raise ConfigError(
+                f"pairs quoted in {', '.join(sorted(map(str, quotes)))} trade from one "
+                f"{venue} account: run jobs on pairs of one quote currency each"
+            )
+        if quotes:
+            return str(quotes.pop())
+        balances = {b.currency: b.free + b.used for b in self.ledger.balances(venue=venue)}
+        usual = [c for c in _QUOTE_CURRENCIES if balances.get(c, Decimal(0)) > 0]
+        if usual:
+            return usual[0]
+        raise ConfigError(
+            f"cannot tell the currency of the {venue} account: it holds none of "
+            f"{', '.join(_QUOTE_CURRENCIES)} and no pair is traded; reconcile it "
+            "(`tiller risk status`) after depositing its quote currency"
         )
 
     def paper_balances(self) -> dict[str, Decimal]:
@@ -127,7 +170,7 @@ class Container:
 
         return Executor(
             broker=self.broker, ledger=self.ledger, signer=self.signer, limits=self.limits,
-            clock=self.clock, initial_equity=self.settings.paper_cash,
+            clock=self.clock, initial_equity=self._initial_equity,
         )  # fmt: skip
 
     def executor_at(self, clock: Clock) -> Executor:
@@ -136,8 +179,14 @@ class Container:
 
         return Executor(
             broker=self.broker_at(clock), ledger=self.ledger, signer=self.signer,
-            limits=self.limits, clock=clock, initial_equity=self.settings.paper_cash,
+            limits=self.limits, clock=clock, initial_equity=self._initial_equity,
         )  # fmt: skip
+
+    @property
+    def _initial_equity(self) -> Decimal | None:
+        """Where a fresh risk state starts: the paper cash, or on an exchange the first
+        equity marked (the account's real balance, not a setting)."""
+        return None if self.live_venue else self.settings.paper_cash
 
     @cached_property
     def model_cache(self) -> ModelCache:

@@ -7,48 +7,38 @@ and after every run, so a falling account stops adding exposure by itself.
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from app.services.equity import last_price, marked_equity
 from core.clock import Clock
-from core.errors import NotFoundError
+from core.errors import UnavailableError
 
 if TYPE_CHECKING:
     from app.bootstrap import Container
-    from tools.market_data import BarStore
+
+__all__ = ["last_price", "mark_account"]
 
 
-def last_price(store: BarStore, symbol: str, at: datetime) -> Decimal | None:
-    """The last close of ``symbol`` by ``at``, from its finest stored timeframe."""
-    try:
-        timeframes = sorted(store.timeframes(symbol), key=lambda t: t.seconds)
-    except NotFoundError:
-        return None
-    for tf in timeframes:
-        frame = store.bars(symbol, tf, as_of=at)
-        if len(frame):
-            return Decimal(str(frame["close"].iloc[-1]))
-    return None
-
-
-def mark_account(c: Container, clock: Clock) -> dict[str, Any]:
+def mark_account(c: Container, clock: Clock, symbols: Sequence[str] = ()) -> dict[str, Any]:
     """Mark the account of ``c``'s venue at ``clock``; a position without a price means no
-    mark at all (a partial equity would look like a loss and trip a breaker)."""
+    mark at all (a partial equity would look like a loss and trip a breaker). An exchange
+    account is asked first what it filled and holds."""
     at = clock.now()
     executor = c.executor_at(clock)
     venue = executor.venue
-    positions = [p for p in c.ledger.positions(venue=venue) if p.quantity]
-    prices = {str(p.symbol): last_price(c.store, str(p.symbol), at) for p in positions}
-    missing = sorted(s for s, price in prices.items() if price is None)
-    if missing:
-        problem = f"cannot mark to market: no price of {', '.join(missing)} by {at:%Y-%m-%d %H:%M}"
-        return {"at": at.isoformat(), "venue": venue, "problem": problem + " UTC"}
-    balances = {b.currency: b.free + b.used for b in c.ledger.balances(venue=venue)}
-    cash = balances.get(c.settings.paper_currency, c.settings.paper_cash)
-    held = sum((p.quantity * (prices[str(p.symbol)] or 0) for p in positions), Decimal(0))
-    equity = cash + held
-    state = executor.mark_to_market(equity)
-    return {"at": at.isoformat(), "venue": venue, "equity": str(equity),
-            "trading_state": state.trading_state.value,
+    if c.live_venue:
+        from tools.executor import refresh_account
+
+        try:
+            refresh_account(executor)
+        except UnavailableError as exc:
+            return {"at": at.isoformat(), "venue": venue,
+                    "problem": f"cannot mark to market: {venue} unreachable ({exc})"}  # fmt: skip
+    marked = marked_equity(c, at, symbols)
+    if marked.equity is None:
+        return {"at": at.isoformat(), "venue": venue, "problem": marked.problem}
+    state = executor.mark_to_market(marked.equity)
+    return {"at": at.isoformat(), "venue": venue, "equity": str(marked.equity),
+            "currency": marked.currency, "trading_state": state.trading_state.value,
             "reason": state.halted_reason}  # fmt: skip

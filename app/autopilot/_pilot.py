@@ -153,6 +153,12 @@ class Autopilot:
         live = now - closes[-1] <= Timeframe(spec.timeframe).delta
         if live and spec.replay_from is None:
             return None, None
+        if spec.mode == "live":  # real orders at past prices: never
+            return None, (
+                f"a live job trades on current bars only; the newest stored {spec.timeframe} "
+                f"bar closed {closes[-1]:%Y-%m-%d %H:%M} UTC: fetch newer bars (`tiller data "
+                "fetch`), or replay history in a paper job"
+            )
         if row.cursor is None:
             start = spec.replay_from or closes[-1]
             later = closes[closes >= pd.Timestamp(start)]
@@ -206,7 +212,7 @@ class Autopilot:
             return None
         else:
             clock = self.clock
-        result = mark_account(self.run_container(spec), clock)
+        result = mark_account(self.run_container(spec), clock, [] if spec is None else spec.symbols)
         self.warnings = [result["problem"]] if result.get("problem") else []
         return result
 

@@ -84,8 +84,8 @@ def portfolio(c: Container) -> PortfolioView:
             )
         )
     balances = {b.currency: b.free + b.used for b in c.ledger.balances(venue=venue)}
-    currency = c.settings.paper_currency
-    cash = balances.get(currency, c.settings.paper_cash)
+    currency = c.account_currency([str(p.symbol) for p in c.ledger.positions(venue=venue)])
+    cash = balances.get(currency, Decimal(0) if c.live_venue else c.settings.paper_cash)
     return PortfolioView(
         venue=venue, currency=currency, cash=cash, equity=cash + net,
         exposure=Exposure(gross=gross, net=net, unpriced=unpriced), positions=rows,

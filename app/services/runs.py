@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -88,6 +89,11 @@ def make_context(c: Container, clock: Clock, run_id: str) -> AgentContext:
     # allow-list applies to it), never labelled "paper" while going to an exchange.
     venue = c.settings.trading_venue.strip().lower()
     state = c.settings.state_path
+    # An exchange account is counted in its quote currency (USDT for BTC/USDT) and holds
+    # what the exchange says it holds, never the paper account's cash.
+    record = c.ledger.get_run(run_id)
+    symbols = [] if record is None else record.inputs.get("request", {}).get("symbols", [])
+    cash = Decimal(0) if c.live_venue else c.settings.paper_cash
     return AgentContext(
         store=c.store, clock=clock, limits=c.limits, signer=c.signer,
         instruments=c.paper_instruments() if venue == "paper" else None,
@@ -95,8 +101,7 @@ def make_context(c: Container, clock: Clock, run_id: str) -> AgentContext:
         forecaster_roots=[forecaster_registry(state), FORECASTERS],
         policy_roots=[policy_registry(state), POLICIES],
         kb=c.knowledge_base, llm=_llm_session(c, recorder), recorder=recorder,
-        currency=c.settings.paper_currency, initial_cash=c.settings.paper_cash,
-        models=c.model_cache,
+        currency=c.account_currency(symbols), initial_cash=cash, models=c.model_cache,
     )  # fmt: skip
 
 

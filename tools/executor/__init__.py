@@ -18,7 +18,7 @@ from tools.executor._executor import (
 )
 from tools.executor._fill_model import FillModel
 from tools.executor._paper import EQUITY_QUOTE, PaperBroker, assets_of
-from tools.executor._reconcile import ReconcileReport, reconcile, startup
+from tools.executor._reconcile import ReconcileReport, reconcile, refresh_account, startup
 from tools.executor._rules import check_order_rules
 from tools.executor._types import (
     Broker,
@@ -49,5 +49,6 @@ __all__ = [
     "assets_of",
     "check_order_rules",
     "reconcile",
+    "refresh_account",
     "startup",
 ]

@@ -107,6 +107,9 @@ class Executor:
 
     Without a ``signer`` it can halt, resume, reconcile and cancel but never send: that
     is how the kill switch works when the token key or the limits are misconfigured.
+
+    ``initial_equity`` is where a fresh risk state's peak and day start (the paper cash);
+    None for a real account, whose first mark to market sets them to its real equity.
     """
 
     def __init__(
@@ -119,7 +122,7 @@ class Executor:
         clock: Clock,
         account: str = "default",
         ambiguity_window: timedelta = timedelta(seconds=60),
-        initial_equity: Decimal = Decimal(0),
+        initial_equity: Decimal | None = Decimal(0),
     ) -> None:
         self.broker, self.ledger, self.signer, self.limits = broker, ledger, signer, limits
         self.clock, self.account = clock, account
@@ -136,13 +139,16 @@ class Executor:
     def risk_state(self) -> RiskState:
         record = self.ledger.load_risk_state(self.venue, account=self.account)
         if record is None:
-            return RiskState.start(self.initial_equity, self.clock.now())
+            return RiskState.start(self.initial_equity or Decimal(0), self.clock.now())
         return decode_state(record.payload)
 
-    def _read_in(self, conn: Connection) -> RiskState:
+    def _read_in(self, conn: Connection, first_equity: Decimal | None = None) -> RiskState:
         record = self.ledger.read_risk_state_in(conn, self.venue, account=self.account)
         if record is None:
-            return RiskState.start(self.initial_equity, self.clock.now())
+            start = self.initial_equity
+            if start is None:  # a real account: its first mark is where the breakers start
+                start = first_equity if first_equity is not None else Decimal(0)
+            return RiskState.start(start, self.clock.now())
         return decode_state(record.payload)
 
     def _transition(
@@ -150,13 +156,14 @@ class Executor:
         kind: AuditKind,
         payload: Mapping[str, Any],
         change: Callable[[RiskState], RiskState],
+        first_equity: Decimal | None = None,
     ) -> RiskState:
         """Audit ``kind`` and apply ``change`` to the persisted state in one transaction.
         ``change`` may raise to refuse; then nothing is written."""
         result: list[RiskState] = []
 
         def guard(conn: Connection) -> None:
-            new = change(self._read_in(conn))
+            new = change(self._read_in(conn, first_equity))
             self.ledger.write_risk_state_in(
                 conn, self.venue, new.trading_state.value, encode_state(new), account=self.account
             )
@@ -167,15 +174,22 @@ class Executor:
 
     def mark_to_market(self, equity: Decimal) -> RiskState:
         """Feed mark-to-market equity (open positions included) to the breakers."""
-        before = self.risk_state()
         now = self.clock.now()
+        before = self.risk_state()
+        fresh = self.initial_equity is None and self._unsaved()
+        if fresh:  # a real account's first mark: the breakers start from its equity
+            before = RiskState.start(equity, now)
         after = on_equity(before, equity, now, self.limits)
-        if after == before:
+        if after == before and not fresh:
             return before
         payload = {"event": "mark", "equity": str(equity), "to": after.to_dict()}
         return self._transition(
-            AuditKind.STATE_CHANGE, payload, lambda s: on_equity(s, equity, now, self.limits)
-        )
+            AuditKind.STATE_CHANGE, payload, lambda s: on_equity(s, equity, now, self.limits),
+            first_equity=equity,
+        )  # fmt: skip
+
+    def _unsaved(self) -> bool:
+        return self.ledger.load_risk_state(self.venue, account=self.account) is None
 
     # -- sending ------------------------------------------------------------------------
     def submit(self, approved: Approved) -> SubmitResult:

@@ -8,13 +8,15 @@ that the ledger does not, or a working order the venue does not know, all block.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from core.errors import UnavailableError
 from core.ledger import AuditKind, Balance, OrderRecord
-from core.types import OrderStatus
+from core.types import OrderStatus, Side
 from tools.executor._executor import Executor, NotReconciledError
 from tools.executor._paper import PaperBroker
+from tools.executor._types import OrderState
 
 _UNRESOLVED = (OrderStatus.SENT, OrderStatus.UNKNOWN, OrderStatus.PENDING_SEND)
 
@@ -71,9 +73,48 @@ def reconcile(executor: Executor) -> ReconcileReport:
                 f"the venue has an open order {state.client_order_id} ({state.symbol} "
                 f"{state.side} {state.quantity}) that the ledger does not"
             )
-    ledger.set_balances(executor.venue, [Balance(c, v) for c, v in balances.items() if v >= 0])
+    _store_balances(executor, balances, at_venue)
     report.balances = {c: str(v) for c, v in sorted(balances.items())}
     return _audited(executor, report)
+
+
+def refresh_account(executor: Executor) -> None:
+    """Book what the venue filled since the last look and take its balances: what an
+    exchange account holds before it is marked to market. ``UnavailableError`` when the
+    venue cannot be asked (then nothing is marked on stale balances)."""
+    executor.sync()
+    at_venue = executor.broker.open_orders()
+    _store_balances(executor, executor.broker.balances(), at_venue)
+
+
+def _store_balances(
+    executor: Executor, free: dict[str, Decimal], at_venue: list[OrderState]
+) -> None:
+    used = _reserved(executor, at_venue)
+    executor.ledger.set_balances(executor.venue, [
+        Balance(c, max(free.get(c, Decimal(0)), Decimal(0)), used.get(c, Decimal(0)))
+        for c in sorted(set(free) | set(used))
+    ])  # fmt: skip
+
+
+def _reserved(executor: Executor, at_venue: list[OrderState]) -> dict[str, Decimal]:
+    """What the venue's open orders lock (a buy's price x quantity in the quote currency,
+    a sell's quantity in the base asset): ``balances()`` gives only the free amounts, and
+    an account's cash and equity include what its working orders hold."""
+    used: dict[str, Decimal] = {}
+    for state in at_venue:
+        record = executor.ledger.get_order(state.client_order_id)
+        remaining = state.quantity - state.filled_qty
+        if record is None or remaining <= 0 or not state.symbol.is_pair:
+            continue
+        if state.side is Side.SELL:
+            asset, amount = state.symbol.base, remaining
+        elif record.limit_price is not None and state.symbol.quote is not None:
+            asset, amount = state.symbol.quote, remaining * record.limit_price
+        else:
+            continue
+        used[asset] = used.get(asset, Decimal(0)) + amount
+    return used
 
 
 def _reconcile_order(executor: Executor, record: OrderRecord, report: ReconcileReport) -> None:
