@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 
 from core.errors import ConfigError, UnavailableError
 from core.ledger import Balance, Ledger, open_ledger
-from core.ledger._engine import alembic_config, normalise_url, upgrade
+from core.ledger._engine import alembic_config, create_ledger_engine, normalise_url, upgrade
 from core.ledger.models import BalanceRow, Base
 
 EXPECTED_TABLES = {
@@ -30,8 +30,13 @@ EXPECTED_TABLES = {
     "api_keys",
     "api_idempotency",
     "api_usage",
+    "autopilot_jobs",
+    "autopilot_slots",
+    "autopilot_leader",
+    "autopilot_apscheduler_jobs",
     "alembic_version",
 }
+AUTOPILOT_TABLES = {t for t in EXPECTED_TABLES if t.startswith("autopilot_")}
 
 
 def _tables(ledger: Ledger) -> set[str]:
@@ -55,10 +60,68 @@ def test_reopening_an_up_to_date_ledger_runs_no_migration(ledger_url: str) -> No
         assert [b.free for b in second.balances()] == [Decimal(100)]
 
 
+def _only(tables: set[str], *, inside: bool) -> dict[str, object]:
+    def include(name: str | None, kind: str, _parent: object) -> bool:
+        return kind != "table" or (name in tables) == inside
+
+    return {"include_name": include}
+
+
 def test_migrated_schema_matches_the_models(ledger: Ledger) -> None:
     with ledger.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        context = MigrationContext.configure(conn, opts=_only(AUTOPILOT_TABLES, inside=False))
+        diff = compare_metadata(context, Base.metadata)
     assert diff == []
+
+
+def test_migrated_autopilot_tables_match_what_the_autopilot_and_apscheduler_define(
+    ledger: Ledger,
+) -> None:
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    from app.autopilot._store import JOBSTORE_TABLE, metadata
+
+    store = SQLAlchemyJobStore(engine=ledger.engine, tablename=JOBSTORE_TABLE)
+    store.jobs_t.to_metadata(wanted := metadata.__class__())
+    for table in metadata.tables.values():
+        table.to_metadata(wanted)
+    with ledger.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts=_only(AUTOPILOT_TABLES, inside=True))
+        diff = compare_metadata(context, wanted)
+    assert diff == []
+
+
+def test_upgrade_keeps_autopilot_tables_created_on_first_use_before_0005(
+    ledger_url: str,
+) -> None:
+    """A database at 0004 whose autopilot made its tables itself (and has a job) upgrades
+    to the newest revision without losing the job or failing on the existing tables."""
+    from alembic import command
+
+    from app.autopilot import JobSpec
+    from app.autopilot._scheduler import editing, schedule
+    from app.autopilot._store import AutopilotStore
+
+    engine = create_ledger_engine(normalise_url(ledger_url))
+    with engine.connect() as conn:
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0004")
+        conn.commit()
+    spec = JobSpec(name="kept", symbols=["AAPL"], every=timedelta(hours=1))
+    AutopilotStore(engine).add(spec, datetime(2026, 1, 5, tzinfo=UTC))  # first use
+    with editing(engine) as scheduler:
+        schedule(scheduler, spec)
+
+    assert upgrade(engine) is True
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_heads() == (head,)
+        jobs = conn.execute(text("SELECT id FROM autopilot_apscheduler_jobs")).scalars().all()
+    assert [row.spec.name for row in AutopilotStore(engine).jobs()] == ["kept"]
+    assert jobs == ["kept"]
+    engine.dispose()
 
 
 def test_a_database_from_a_newer_tiller_is_refused(ledger_url: str) -> None:
