@@ -1,5 +1,6 @@
 """The account and the risk officer: portfolio, orders, risk status, the kill switch
-(any key may pull it), resuming (admin only), and the audit chain."""
+(any key may pull it), resuming (admin only), the autopilot's status, and the audit
+chain."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from app.api.deps import Admin, AnyKey, State, Viewer
 from app.api.problems import AUTH_RESPONSES, BUSY, CONFLICT
 from app.services import audit as audit_svc
+from app.services import autopilot as autopilot_svc
 from app.services import portfolio as book
 from app.services import risk as risk_svc
 from app.services.audit import AuditVerifyView
+from app.services.autopilot import AutopilotStatus
 from app.services.fields import SymbolText
 from app.services.portfolio import OrderView, PortfolioView, RiskStatusView
 from app.services.risk import HaltOutcome, ResumeOutcome
@@ -39,6 +42,12 @@ class ResumeBody(BaseModel):
                         description="Why it is safe to trade again (recorded).")  # fmt: skip
     acknowledge_broken_chain: StrictBool = Field(
         False, description="Resume although the audit chain is broken (recorded)."
+    )
+    accept_losses: StrictBool = Field(
+        False,
+        description="Accept the losses so far: the breakers' peak and day's baseline restart "
+        "at the equity marked now (recorded). Without it a loss that tripped a breaker "
+        "trips it again at the next mark unless prices recover.",
     )
 
 
@@ -79,7 +88,16 @@ def resume(body: ResumeBody, key: Admin, state: State) -> ResumeOutcome:
     """Back to ACTIVE (admin only), with a reason; refused (409) while the audit chain
     is broken unless ``acknowledge_broken_chain``."""
     return risk_svc.resume(state.container, body.reason, operator=_who(key.id, key.name),
-                           acknowledge_broken_chain=body.acknowledge_broken_chain)  # fmt: skip
+                           acknowledge_broken_chain=body.acknowledge_broken_chain,
+                           accept_losses=body.accept_losses)  # fmt: skip
+
+
+@router.get("/autopilot", response_model=AutopilotStatus, tags=["autopilot"])
+def autopilot(key: Viewer, state: State) -> AutopilotStatus:
+    """The autopilot as `tiller autopilot status` shows it: its leader and heartbeat
+    (``leader.stale``: a leader holds the lock but has not beaten for three cycles), its
+    jobs with their last and next runs, and whether live trading is switched on."""
+    return autopilot_svc.status(state.container)
 
 
 @router.get("/audit/verify", response_model=AuditVerifyView, tags=["audit"])

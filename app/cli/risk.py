@@ -98,6 +98,15 @@ def resume(
             "recorded in the audit log as acknowledged by --operator.",
         ),
     ] = False,
+    accept_losses: Annotated[
+        bool,
+        typer.Option(
+            "--accept-losses",
+            help="Accept the losses so far: the breakers' peak and day's baseline restart at "
+            "the equity marked now (recorded). Without it a loss that tripped a breaker "
+            "trips it again at the next mark unless prices recover.",
+        ),
+    ] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Leave HALTED or REDUCING: the only way back, recorded with a reason. Refused (exit 9)
@@ -106,12 +115,18 @@ def resume(
 
     outcome = resume_service(
         container(), reason, operator=operator or getpass.getuser(),
-        acknowledge_broken_chain=acknowledge_broken_chain,
+        acknowledge_broken_chain=acknowledge_broken_chain, accept_losses=accept_losses,
     )  # fmt: skip
     if json_:
-        print_json({**outcome.state, "acknowledged_seq": outcome.acknowledged_seq})
+        print_json({**outcome.state, "acknowledged_seq": outcome.acknowledged_seq,
+                    "equity_baseline": outcome.equity_baseline,
+                    "warning": outcome.warning})  # fmt: skip
         return
     if outcome.acknowledged_seq is not None:
         out.print(f"audit chain break acknowledged (audit entry {outcome.acknowledged_seq})")
     out.print(f"[green]{outcome.state['trading_state'].upper()}[/] — resumed: {safe(reason)}",
               highlight=False)  # fmt: skip
+    if outcome.equity_baseline is not None:
+        out.print(f"losses accepted: the breakers restart at equity {outcome.equity_baseline}")
+    if outcome.warning:
+        err.print(f"[yellow]warning:[/] {safe(outcome.warning)}", highlight=False)

@@ -24,7 +24,7 @@ from core.types import Fill, Instrument, Symbol
 if TYPE_CHECKING:
     from app.bootstrap import Container
     from core.ledger import Ledger, VerifyReport
-    from policies.risk import Limits
+    from policies.risk import Limits, RiskState
     from tools.executor import Broker, BrokerOrder, OrderState
 
 _BROKER_SETTINGS = frozenset({"trading_venue", "paper_cash", "paper_currency", "data_dir"})
@@ -69,6 +69,8 @@ class ChainCheck(BaseModel):
 class ResumeOutcome(BaseModel):
     state: dict[str, Any]
     acknowledged_seq: int | None  # the audit entry that acknowledged a broken chain
+    equity_baseline: Decimal | None = None  # --accept-losses: where the breakers restart
+    warning: str | None = None  # e.g. a loss that still stands and will trip again
 
 
 def halt(
@@ -149,11 +151,17 @@ def hold_if_chain_broken(c: Container, report: VerifyReport | None = None) -> Ch
 
 
 def resume(
-    c: Container, reason: str, *, operator: str, acknowledge_broken_chain: bool = False
-) -> ResumeOutcome:
+    c: Container, reason: str, *, operator: str, acknowledge_broken_chain: bool = False,
+    accept_losses: bool = False,
+) -> ResumeOutcome:  # fmt: skip
     """Back to ACTIVE, with a reason. Refused (``AuditChainError``, exit 9) while the
     audit chain is broken, unless ``acknowledge_broken_chain``: then the break is
-    recorded as acknowledged by ``operator`` (an audit entry), and checked again."""
+    recorded as acknowledged by ``operator`` (an audit entry), and checked again.
+
+    The breakers keep their peak and the day's baseline, so a loss that tripped one still
+    stands and trips it again at the next mark unless prices recover (``warning`` says
+    so). ``accept_losses`` restarts both at the account's equity marked now, recorded
+    in the resume's audit entry (``equity_baseline``)."""
     from core.ledger import AuditChainError
 
     if not reason.strip():
@@ -179,8 +187,37 @@ def resume(
                 f"the acknowledgement was recorded (seq {entry.seq}) but the chain is still "
                 f"broken: {chain_halt_reason(after)}: {after.detail}"
             )
-    state = executor.resume(reason, operator=operator)
-    return ResumeOutcome(state=state.to_dict(), acknowledged_seq=acknowledged_seq)
+    before = executor.risk_state()
+    baseline = _equity_now(c) if accept_losses else None
+    state = executor.resume(reason, operator=operator, equity=baseline)
+    return ResumeOutcome(state=state.to_dict(), acknowledged_seq=acknowledged_seq,
+                         equity_baseline=baseline,
+                         warning=None if accept_losses else _loss_stands(before))  # fmt: skip
+
+
+def _equity_now(c: Container) -> Decimal:
+    from app.services.equity import marked_equity
+
+    marked = marked_equity(c, c.clock.now())
+    if marked.equity is None:
+        raise ConfigError(
+            f"{marked.problem}: the losses cannot be accepted at an equity nobody knows; "
+            "import or fetch the missing prices, or resume without accepting the losses"
+        )
+    return marked.equity
+
+
+def _loss_stands(state: RiskState) -> str | None:
+    from policies.risk import ReasonCode
+
+    if state.reason_code not in (ReasonCode.DRAWDOWN, ReasonCode.DAILY_LOSS):
+        return None
+    return (
+        f"the breaker's loss still stands ({state.halted_reason}; peak "
+        f"{state.peak_equity}, day's start {state.day_start_equity}): the next mark to "
+        "market trips it again unless prices recover. To accept the losses and restart "
+        "the breakers at the current equity, resume with --accept-losses"
+    )
 
 
 def _ledger(c: Container, warnings: list[str]) -> Ledger:

@@ -15,7 +15,7 @@ import pytest
 
 from app.autopilot import Autopilot, JobSpec, profile_limits
 from app.bootstrap import Container
-from app.services.risk import halt
+from app.services.risk import halt, resume
 from app.services.runs import list_runs
 from core.clock import FixedClock
 from tests.autopilot.conftest import make_pilot
@@ -75,14 +75,28 @@ def test_falling_market_then_marks_trip_the_breaker_no_exposure_is_added_until_a
     state = c.ledger.load_risk_state("paper")
     assert state is not None and "drawdown" in str(state.payload)
 
-    # An admin accepts the losses (the risk officer's resume with an equity baseline).
-    executor = pilot.run_container(MSFT).executor_at(FixedClock(pilot.market_time or SLOT))
+    # An admin resumes through the service every surface uses, in a process of their own
+    # (its clock at the market's time, as the replay's risk state is dated).
+    admin = Container(settings=c.settings, clock=FixedClock(pilot.market_time or SLOT))
+    plain = resume(admin, "fall reviewed", operator="admin")
+    assert plain.state["trading_state"] == "active" and plain.equity_baseline is None
+    assert plain.warning is not None and "trips it again" in plain.warning
+    assert "--accept-losses" in plain.warning
+    mark = pilot.mark(MSFT)  # the loss still stands: the next mark trips the breaker again
+    assert mark is not None and mark["trading_state"] == "reducing"
+
+    accepted = resume(admin, "fall reviewed, losses accepted", operator="admin",
+                      accept_losses=True)  # fmt: skip
+    assert accepted.warning is None and accepted.equity_baseline is not None
+    assert accepted.equity_baseline == Decimal(mark["equity"])  # the equity marked now
+    assert accepted.state["peak_equity"] == str(accepted.equity_baseline)
     mark = pilot.mark(MSFT)
-    assert mark is not None
-    equity = Decimal(mark["equity"])
-    executor.resume("fall reviewed, losses accepted", operator="admin", equity=equity)
+    assert mark is not None and mark["trading_state"] == "active"
     assert slot(pilot, 3).startswith("executed (as of 2013-03-07 00:00 UTC): buy ")
     assert risk_state(c) == "active" and msft_position(c) > 0
+    tail = c.ledger.audit.tail(500)
+    entries = [e.payload for e in tail if e.payload.get("event") == "risk.resume"]
+    assert [e["equity_baseline"] for e in entries] == [None, str(accepted.equity_baseline)]
 
 
 def test_kill_switch_then_the_next_slot_adds_no_exposure_and_says_halted(

@@ -31,8 +31,14 @@ def _act() -> None:
                 st.warning(plain(warning))
         else:
             outcome_r = resume(c, action["reason"], operator=operator(),
-                               acknowledge_broken_chain=action["acknowledge"])  # fmt: skip
+                               acknowledge_broken_chain=action["acknowledge"],
+                               accept_losses=action["accept_losses"])  # fmt: skip
             st.success(f"Trading resumed: {outcome_r.state.get('trading_state', '?').upper()}.")
+            if outcome_r.equity_baseline is not None:
+                st.info(f"Losses accepted: the breakers restart at equity "
+                        f"{money(outcome_r.equity_baseline)}.")  # fmt: skip
+            if outcome_r.warning:
+                st.warning(plain(outcome_r.warning))
 
 
 def _queue(kind: str) -> None:
@@ -40,6 +46,7 @@ def _queue(kind: str) -> None:
     state["risk_action"] = {
         "kind": kind, "reason": state.get(f"{kind}-reason", "") or "",
         "acknowledge": bool(state.get("acknowledge-chain", False)),
+        "accept_losses": bool(state.get("accept-losses", False)),
     }  # fmt: skip
     state["confirm-halt"] = False
 
@@ -84,6 +91,38 @@ def _limits(status: Any) -> None:
         st.caption(f"Limits hash {status.limits_hash}")
 
 
+def _autopilot() -> None:
+    """The autopilot's leader and heartbeat; a stale heartbeat (a leader holds the lock
+    but has not beaten for three cycles: hung, or its machine asleep) is a warning."""
+    from app.services.autopilot import status as autopilot_status
+
+    st.subheader("Autopilot")
+    view = autopilot_status(container())
+    leader = view.leader
+    if leader.stale:
+        age = "never" if leader.heartbeat_age_s is None else f"{leader.heartbeat_age_s:,.0f} s ago"
+        st.error(f"Autopilot heartbeat is STALE: the leader {plain(leader.holder or '?')} "
+                 f"holds the lock but last beat {age}. It may be hung: its scheduled marks "
+                 "and runs are not happening. Check its log; `tiller autopilot stop`, then "
+                 "start it again.")  # fmt: skip
+    cols = st.columns(3)
+    state = "running" if leader.running else "not running"
+    fact(cols[0], "Autopilot", state, plain(leader.holder) if leader.holder else None)
+    fact(
+        cols[1],
+        "Heartbeat",
+        when(leader.heartbeat_at) if leader.heartbeat_at else "—",
+        None if leader.heartbeat_age_s is None else f"{leader.heartbeat_age_s:,.0f} s ago",
+    )
+    fact(cols[2], "Jobs", str(len(view.jobs)),
+         f"{sum(1 for j in view.jobs if not j.paused)} active")  # fmt: skip
+    if view.jobs:
+        rows = [{"job": j.name, "symbols": ",".join(j.symbols), "mode": j.mode,
+                 "next run": j.next_run, "last outcome": j.last_outcome or "—"}
+                for j in view.jobs]  # fmt: skip
+        st.dataframe(rows, hide_index=True, width="stretch", key="autopilot-jobs")
+
+
 def _kill_switch(status: Any) -> None:
     st.subheader("Kill switch")
     halted = status.state.get("trading_state") == "halted"
@@ -106,6 +145,9 @@ def _kill_switch(status: Any) -> None:
     if not status.audit_chain_ok:
         st.checkbox("I acknowledge the broken audit chain (recorded in the audit log)",
                     key="acknowledge-chain")  # fmt: skip
+    st.checkbox("Accept the losses so far: the loss breakers restart at today's equity "
+                "(recorded; otherwise a loss that tripped them trips them again)",
+                key="accept-losses")  # fmt: skip
     st.button("Resume trading", key="resume", type="primary", on_click=_queue, args=("resume",))
 
 
@@ -115,3 +157,5 @@ with guarded():
     current = _status()
     _limits(current)
     _kill_switch(current)
+with guarded():
+    _autopilot()

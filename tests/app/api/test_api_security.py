@@ -26,6 +26,7 @@ NEEDS = {
     ("POST", "/v1/risk/halt"): "viewer",
     ("POST", "/v1/risk/resume"): "admin",
     ("GET", "/v1/audit/verify"): "viewer",
+    ("GET", "/v1/autopilot"): "viewer",
     ("POST", "/v1/ask"): "viewer",
     ("POST", "/v1/strategies/parse"): "viewer",
     ("POST", "/v1/backtests"): "viewer",

@@ -96,6 +96,45 @@ def test_resuming_without_a_reason_is_refused_with_the_services_message() -> Non
     assert "Trading resumed: ACTIVE" in texts(at)
 
 
+def test_resuming_with_the_losses_accepted_shows_where_the_breakers_restart() -> None:
+    from app.services.risk import halt
+
+    halt(build(), "test", operator="tester")
+    at = app("risk")
+    at.text_input(key="resume-reason").set_value("losses reviewed")
+    at.checkbox(key="accept-losses").check()
+    at.button(key="resume").click().run()
+    no_traceback(at)
+    state = risk_status(build()).state
+    assert state["trading_state"] == "active"
+    assert "Losses accepted: the breakers restart at equity" in texts(at)
+    assert Decimal(state["peak_equity"]) == Decimal(state["day_start_equity"])
+
+
+def test_a_stale_autopilot_heartbeat_is_a_warning_on_the_risk_page() -> None:
+    from datetime import timedelta
+
+    from app.autopilot._lock import leader_lock
+    from app.autopilot._store import AutopilotStore
+
+    at = app("risk")
+    assert "Autopilot not running" in texts(at) and "STALE" not in texts(at)
+    c = build()
+    lock = leader_lock(c.ledger.engine)
+    assert lock.acquire()  # a leader holds the lock, and its last beat is an hour old
+    try:
+        hour_ago = c.clock.now() - timedelta(hours=1)
+        AutopilotStore(c.ledger.engine).beat("host:4242", hour_ago, started_at=hour_ago,
+                                             state="running", info={"cycle_s": 10})  # fmt: skip
+        at.run()
+        no_traceback(at)
+        shown = texts(at)
+        assert "Autopilot heartbeat is STALE" in shown and "host:4242" in shown
+        assert "Autopilot running" in shown
+    finally:
+        lock.release()
+
+
 def test_the_limits_table_shows_each_limit_and_how_much_of_it_is_used() -> None:
     approve_waiting_run()
     at = app("risk")
