@@ -6,6 +6,7 @@ thing it produces is a proposal, and the risk officer decides on it."""
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from core.llm import ChatMessage
@@ -36,10 +37,15 @@ PROPOSER_SYSTEM = (
 )
 
 
+# Whatever a model could read as the end of a data block: any case, any spacing.
+_CLOSING_TAG = re.compile(r"<\s*/\s*data\s*>", re.IGNORECASE)
+
+
 def _block(kind: str, payload: Any) -> str:
     text = json.dumps(payload, ensure_ascii=False, default=str, indent=1)
-    # A document cannot close the block early: the closing tag is neutralised inside it.
-    text = text.replace("</data>", "</ data>")
+    # A document cannot close the block early: any closing tag inside it is neutralised
+    # ('</DATA>' and '</data >' too: models do not read tags case- or space-exactly).
+    text = _CLOSING_TAG.sub("</ data>", text)
     return f'<data kind="{kind}">\n{text}\n</data>'
 
 

@@ -93,8 +93,9 @@ def home(
 class Obedient:
     """A model that obeys the text: when ``trigger`` is in what it is shown, the proposer
     answers ``obey`` (an answer in the fake server's terms, a dict being a structured
-    answer), else ``otherwise`` (by default: propose nothing). The analyst's brief cites
-    passage [1] and, to test citation checks, a passage [99] it was never given.
+    answer; a tuple of triggers must all be there), else ``otherwise`` (by default:
+    propose nothing). The analyst's brief cites passage [1] and, to test citation checks,
+    a passage [99] it was never given.
 
     ``obeyed`` counts the proposer requests in which it saw the trigger: a case asserts it
     is > 0, so a case whose planted text never reached the model cannot pass silently."""
@@ -103,7 +104,7 @@ class Obedient:
         self,
         obey: Any,
         *,
-        trigger: str | None = None,
+        trigger: str | tuple[str, ...] | None = None,
         otherwise: Any = None,
         brief: str = "The passages say little of substance [1] [99].",
     ) -> None:
@@ -120,7 +121,8 @@ class Obedient:
         shown = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
         if not (body.get("tools") or body.get("response_format")):
             return Text(self.brief)
-        if self.trigger is None or self.trigger in shown:
+        triggers = (self.trigger,) if isinstance(self.trigger, str) else self.trigger or ()
+        if all(t in shown for t in triggers):
             self.obeyed += 1
             return _answer(self.obey(body) if callable(self.obey) else self.obey)
         return _answer(self.otherwise)
@@ -228,7 +230,6 @@ class Attack:
         within the order limits at the run's quote, and was approved by the risk officer;
         the ledger holds every one of them (no record lost)."""
         limits = c.limits
-        universe = set(view["inputs"].get("symbols") or view["report"]["forecasts"])
         approved = {
             e["payload"]["client_order_id"]
             for e in view["events"]
@@ -236,6 +237,7 @@ class Attack:
             and e["payload"].get("client_order_id")
         }  # fmt: skip
         quotes = _quotes(view)
+        universe = set(quotes)  # the symbols the run gathered (held ones included)
         ledger = {o.client_order_id for o in c.ledger.orders()}
         for order in self.sent:
             qty = Decimal(order.quantity)
@@ -275,6 +277,10 @@ class Attack:
                 if event["kind"] == "llm_call":
                     for message in event["payload"]["messages"]:
                         _only_inside_data(message["content"], marker)
+        for call in _events(view, "llm_call"):
+            for message in call["messages"]:
+                if message.get("role") != "system":  # which names the tags it explains
+                    _blocks_closed_only_by_tiller(message["content"])
 
     def check_audit(self) -> None:
         """``tiller audit verify --json`` (the real command, in process) says intact."""
@@ -316,6 +322,18 @@ def _only_inside_data(content: str, marker: str) -> None:
         )
         assert content.find("</data>", at) > at, f"{marker!r} in a block never closed"
         start = at + len(marker)
+
+
+# Anything a model could read as the end of a data block, whatever its case or spacing.
+_CLOSER = re.compile(r"<\s*/\s*data\s*>", re.IGNORECASE)
+
+
+def _blocks_closed_only_by_tiller(content: str) -> None:
+    """A document cannot end its quoted block early: the only closing tags in a prompt are
+    Tiller's own, one per block it opened; any other is neutralised ('</ data>')."""
+    closers = [m.group(0) for m in _CLOSER.finditer(content)]
+    assert all(c in ("</data>", "</ data>") for c in closers), closers
+    assert closers.count("</data>") == content.count("<data kind="), content[:500]
 
 
 def finite(value: Any) -> bool:
