@@ -5,18 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel
 
 from app.api.deps import Admin, State
 from app.api.problems import AUTH_RESPONSES, NOT_FOUND
 from app.services import keys as svc
-from app.services.keys import CreatedKey, KeyInfo, KeyRequest
+from app.services.keys import CreatedKey, KeyInfo, KeyList, KeyRequest
 
 router = APIRouter(prefix="/v1", tags=["keys"], responses=AUTH_RESPONSES)
-
-
-class KeyList(BaseModel):
-    keys: list[KeyInfo]
 
 
 @router.post("/keys", status_code=201, response_model=CreatedKey)

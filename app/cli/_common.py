@@ -70,6 +70,12 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str, allow_nan=False) + "\n")
 
 
+def print_json_line(data: Any) -> None:
+    """One JSON Lines record on stdout, flushed (a batch's answers appear as they come)."""
+    sys.stdout.write(json.dumps(data, default=str, allow_nan=False) + "\n")
+    sys.stdout.flush()
+
+
 def json_requested(explicit: bool | None = None) -> bool:
     """Whether the running command was asked for ``--json``."""
     if explicit:

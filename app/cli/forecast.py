@@ -20,7 +20,6 @@ from app.cli._common import (
     writable_folder,
 )
 from app.cli._progress import ProgressView, epoch_update
-from core.errors import ConfigError, NotFoundError
 from core.timeutil import parse_utc
 
 if TYPE_CHECKING:
@@ -53,39 +52,31 @@ def train_forecaster(
 ) -> None:
     """Train a PatchTST-style quantile forecaster, score it against the baselines on a
     hold-out, refit on all bars and save it with a model card."""
-    from tools.forecaster import PatchConfig, save_model, train_forecaster, user_registry
+    from app.services.models import train_forecaster as train
 
     c = container()
     when = parse_utc(end, name="--end") if end else None
-    frame = c.store.bars(symbol, timeframe, end=when)
-    config = PatchConfig(horizon=horizon, epochs=epochs)
-    root = writable_folder(output, "--output") if output else user_registry(c.settings.state_path)
+    if output is not None:
+        writable_folder(output, "--output")
     if not json_:
-        err.print(f"training on {len(frame):,} {timeframe} bars of {symbol.upper()}…")
+        rows = len(c.store.bars(symbol, timeframe, end=when))
+        err.print(f"training on {rows:,} {timeframe} bars of {symbol.upper()}…")
     with ProgressView(err, enabled=not json_) as view:
 
         def on_epoch(stage: str, r: EpochReport) -> None:
             epoch_update(view, stage, f"{stage}, epochs", r)
 
-        result = train_forecaster(
-            frame, symbol.upper(), timeframe, config, seed=seed, holdout=holdout,
-            data_source=_sources(c.store, symbol, timeframe), on_epoch=on_epoch,
+        result = train(
+            c, symbol, timeframe, epochs=epochs, seed=seed, horizon=horizon, end=when,
+            holdout=holdout, output=output, on_epoch=on_epoch,
         )  # fmt: skip
-    folder = save_model(root, result.model, result.card)
     if json_:
-        print_json({"path": str(folder), "card": result.card.to_json()})
+        print_json(result.model_dump(mode="json"))
         return
-    out.print(f"saved [bold]{safe(result.card.model_id)}[/] to {safe(folder)}")
+    out.print(f"saved [bold]{safe(result.card.model_id)}[/] to {safe(result.path)}")
     out.print(f"training took {result.card.train_seconds:.1f} s (final fit)")
     if result.card.metrics:
         _print_metrics(result.card.metrics)
-
-
-def _sources(store: Any, symbol: str, timeframe: str) -> str:
-    for info in store.catalog():
-        if info.symbol == symbol.upper() and info.timeframe == timeframe:
-            return ", ".join(info.sources)
-    return "tiller store"
 
 
 def _print_metrics(metrics: dict[str, Any]) -> None:
@@ -126,30 +117,16 @@ def forecast(
 ) -> None:
     """Quantile forecast (10/50/90%) of the next log returns, and the volatility (standard
     deviation) of each cumulative return derived from it, from the latest model."""
-    if model_dir is not None and not model_dir.is_dir():
-        raise NotFoundError(f"--model-dir {model_dir}: no such folder")
-    from tools.forecaster import (
-        SHIPPED_DIR,
-        forecast_bars,
-        latest_folder,
-        load_model,
-        user_registry,
-    )
+    from app.services.models import forecast as forecast_service
 
-    c = container()
     when = parse_utc(as_of, name="--as-of") if as_of else None
-    roots = [*([model_dir] if model_dir else []), user_registry(c.settings.state_path), SHIPPED_DIR]
-    model, card = load_model(latest_folder(roots, symbol, timeframe, as_of=when))
-    if horizon > model.horizon:
-        raise ConfigError(f"model {card.model_id} forecasts at most {model.horizon} bars ahead")
-    # The forecast is made as of --as-of, or now: only bars closed by then are used.
-    stamp = when or c.clock.now()
-    frame = c.store.bars(symbol, timeframe, as_of=stamp)
-    result = forecast_bars(model, card, frame, horizon, as_of=stamp)
+    result = forecast_service(
+        container(), symbol, timeframe, horizon, as_of=when, model_dir=model_dir
+    )
     if json_:
-        print_json(result.to_json())
+        print_json(result.model_dump(mode="json"))
         return
-    _print_forecast(result.to_json())
+    _print_forecast(result.model_dump(mode="json"))
 
 
 def _print_forecast(data: dict[str, Any]) -> None:

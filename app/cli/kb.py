@@ -3,7 +3,6 @@ answer questions with citations. The bundled primers are ingested on first use."
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,16 +15,16 @@ from rich.table import Table
 
 from app.cli import sentiment as _sentiment
 from app.cli._common import (
-    Failure,
     err,
     handle_errors,
     numbered_lines,
     out,
     print_json,
+    print_json_line,
     safe,
 )
-from core.errors import ConfigError, DataError, NotFoundError, TillerError
-from core.timeutil import parse_utc
+from app.services import documents as docs
+from core.errors import ConfigError, DataError, NotFoundError
 
 app = typer.Typer(help="The knowledge base: filings, news and primers.", no_args_is_help=True)
 app.command("sentiment")(_sentiment.sentiment)
@@ -115,26 +114,6 @@ def _not_empty(query: str | None) -> None:
         raise ConfigError("the query is empty: give a few words to search for")
 
 
-def _filters(
-    collection: str | None,
-    tickers: list[str] | None,
-    forms: list[str] | None,
-    as_of: str | None,
-    start: str | None,
-    end: str | None,
-) -> Any:
-    from rag_index.types import Filters
-
-    return Filters(
-        collection=collection,
-        tickers=tuple(t.upper() for t in tickers or ()),
-        forms=tuple(f.upper() for f in forms or ()),
-        as_of=parse_utc(as_of, name="--as-of") if as_of else None,
-        start=parse_utc(start, name="--start") if start else None,
-        end=parse_utc(end, name="--end") if end else None,
-    )
-
-
 @app.command()
 @handle_errors
 def ingest(
@@ -168,7 +147,7 @@ def ingest(
 
     if not collection.strip():
         raise ConfigError("--collection must not be empty")
-    supplied = _supplied(ticker, form, published_at)
+    docs.supplied_meta(ticker, form, published_at)  # checked before the primers' ingest
     # A wrong path is reported before the first opening ingests the primers.
     if loadable_files(path) == [path] and path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise DataError(
@@ -176,18 +155,18 @@ def ingest(
             f"supported: {', '.join(SUPPORTED_SUFFIXES)}"
         )
     with _open_kb(quiet=json_) as kb, _progress(json_, str(path)) as progress:
-        report = kb.ingest(path, collection, progress, supplied)
+        report = docs.ingest(kb, path, collection, tickers=ticker, form=form,
+                             published_at=published_at, progress=progress)  # fmt: skip
     if json_:
-        refused = f"{len(report.errors)} file(s) or line(s) refused, see 'errors'"
-        failure = Failure("data_error", refused, None, DataError.exit_code)
-        print_json({**report.to_json(), **(failure.to_json() if report.errors else {})})
+        omit = {"error"} if report.error is None else None
+        print_json(report.model_dump(mode="json", exclude=omit))
     else:
         out.print(
             f"{len(report.added)} added, {len(report.replaced)} replaced, "
             f"{len(report.unchanged)} unchanged, {len(report.errors)} failed; "
-            f"{report.chunks:,} passages written in {report.seconds:.1f} s"
+            f"{report.chunks_written:,} passages written in {report.seconds:.1f} s"
         )
-        for record in report.written:
+        for record in report.metadata:
             out.print(f"  {safe(_found_line(record))}", highlight=False)
         for error in report.errors:
             err.print(f"[red]skipped[/] {safe(error.source)}: {safe(error.error)}")
@@ -195,7 +174,7 @@ def ingest(
         raise typer.Exit(DataError.exit_code)
 
 
-def _found_line(record: Any) -> str:
+def _found_line(record: docs.FoundMetadata) -> str:
     """ "aapl.pdf: Apple Inc. · AAPL · 10-K · FY2024 · 2024-11-01 (company, tickers, form,
     fiscal_period: cover page; published_at: signature page)" — what ingestion found and
     where, so a wrong or missing field is seen at once."""
@@ -216,28 +195,19 @@ def _found_line(record: Any) -> str:
     return f"{record.source}{pages}: {shown}" + (f" ({where})" if where else "")
 
 
-def _supplied(tickers: list[str] | None, form: str | None, published_at: str | None) -> Any:
-    from knowledge_base import supplied_meta
-
-    try:
-        return supplied_meta(tickers or (), form, published_at)
-    except ValueError as exc:
-        raise ConfigError(f"--published-at: {exc}") from None
-
-
 @app.command("list")
 @handle_errors
 def list_(collection: CollectionOpt = None, json_: JsonOpt = False) -> None:
     """The documents in the knowledge base, with their metadata."""
     with _open_kb(quiet=json_) as kb:
-        records = kb.documents(collection)
+        records = docs.documents(kb, collection)
     if json_:
-        print_json([_record_json(r) for r in records])
+        print_json(records.model_dump(mode="json"))
         return
-    out.print(documents_table(records))
+    out.print(documents_table(records.root))
 
 
-def documents_table(records: list[Any]) -> Table:
+def documents_table(records: list[docs.DocumentView]) -> Table:
     """``kb list`` as people read it; every cell comes from a document, so none is markup."""
     table = Table(
         "collection", "title", "tickers", "form", "period", "published", "passages", "missing",
@@ -247,31 +217,9 @@ def documents_table(records: list[Any]) -> Table:
         named = [name for name, source in r.metadata_sources.items() if source == "filename"]
         cells = (r.collection, r.title or r.source, ",".join(r.tickers), r.form or "",
                  r.fiscal_period or "", f"{r.published_at:%Y-%m-%d}" if r.published_at else "",
-                 str(r.n_chunks), ",".join(r.missing), ",".join(named))  # fmt: skip
+                 str(r.passages), ",".join(r.missing), ",".join(named))  # fmt: skip
         table.add_row(*(safe(cell, one_line=True) for cell in cells))
     return table
-
-
-def _record_json(record: Any) -> dict[str, Any]:
-    return {
-        "doc_id": record.doc_id,
-        "collection": record.collection,
-        "title": record.title,
-        "tickers": list(record.tickers),
-        "company": record.company,
-        "form": record.form,
-        "fiscal_period": record.fiscal_period,
-        "published_at": record.published_at.isoformat() if record.published_at else None,
-        "source": record.source,
-        "url": record.url,
-        "kind": record.kind,
-        "sha256": record.sha256,
-        "passages": record.n_chunks,
-        "missing": list(record.missing),
-        "metadata_sources": dict(record.metadata_sources),
-        "pages": record.pages or None,
-        "outline": [{"section": list(path), "page": page} for path, page in record.outline],
-    }
 
 
 @app.command()
@@ -298,7 +246,7 @@ def search(
     _not_empty(query)
     if queries is not None:
         _check_queries_file(queries)  # before the first opening ingests the primers
-    base = _filters(collection, ticker, form, as_of, start, end)
+    base = docs.SearchFilters.parse(collection, ticker, form, as_of=as_of, start=start, end=end)
     with _open_kb(quiet=json_) as kb:
         if queries is not None:
             failed = _batch(kb, queries, base, k, mode)
@@ -306,42 +254,20 @@ def search(
                 raise typer.Exit(DataError.exit_code)
             return
         assert query is not None
-        hits = kb.search(query, k, base, mode)
-    from rag_index.types import chunk_to_json
-
+        hits = docs.search(kb, query, k, base, mode)
     if json_:
-        print_json([chunk_to_json(h) for h in hits])
+        print_json(hits.model_dump(mode="json"))
         return
-    if not hits:
+    if not hits.root:
         out.print("no passage matches (check the filters, or ingest documents first)")
-    for rank, hit in enumerate(hits, start=1):
-        out.print(f"[bold]{rank}.[/] {safe(_cite(hit.chunk))}  [dim]score {hit.score:.4f}[/]")
-        out.print("   " + safe(" ".join(hit.chunk.text.split())[:400]), highlight=False)
+    for rank, hit in enumerate(hits.root, start=1):
+        out.print(f"[bold]{rank}.[/] {safe(hit.cited_as)}  [dim]score {hit.score:.4f}[/]")
+        out.print("   " + safe(" ".join(hit.text.split())[:400]), highlight=False)
 
 
-_BATCH_KEYS = {
-    "id",
-    "query",
-    "k",
-    "collection",
-    "ticker",
-    "tickers",
-    "form",
-    "forms",
-    "as_of",
-    "start",
-    "end",
-    "mode",
-}
-
-
-def _batch(kb: Any, path: Path, base: Any, k: int, mode: str) -> int:
+def _batch(kb: Any, path: Path, base: docs.SearchFilters, k: int, mode: str) -> int:
     """One JSON object per input line on stdout, in order; a bad line gets an
-    ``error`` object instead of hits. Returns the number of bad lines."""
-    from dataclasses import replace
-
-    from rag_index.types import chunk_to_json
-
+    ``error`` instead of hits. Returns the number of bad lines."""
     _check_queries_file(path)
     handle = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
     failed = 0
@@ -349,41 +275,9 @@ def _batch(kb: Any, path: Path, base: Any, k: int, mode: str) -> int:
         for number, line in numbered_lines(handle, str(path)):
             if not line.strip():
                 continue
-            record: dict[str, Any] = {"line": number}
-            try:
-                item = json.loads(line)
-                if not isinstance(item, dict) or not isinstance(item.get("query"), str):
-                    raise ConfigError('each line must be an object with a "query" string')
-                record = {"id": item.get("id", number)}
-                unknown = set(item) - _BATCH_KEYS
-                if unknown:
-                    raise ConfigError(
-                        f"unknown keys {sorted(unknown)}; allowed: {sorted(_BATCH_KEYS)}"
-                    )
-                tickers = _listify(item.get("tickers", item.get("ticker")))
-                forms = _listify(item.get("forms", item.get("form")))
-                filters = replace(
-                    base,
-                    collection=item.get("collection", base.collection),
-                    tickers=tuple(t.upper() for t in tickers) or base.tickers,
-                    forms=tuple(f.upper() for f in forms) or base.forms,
-                    as_of=parse_utc(item["as_of"], name="as_of")
-                    if item.get("as_of")
-                    else base.as_of,
-                    start=parse_utc(item["start"], name="start")
-                    if item.get("start")
-                    else base.start,
-                    end=parse_utc(item["end"], name="end") if item.get("end") else base.end,
-                )
-                hits = kb.search(
-                    item["query"], int(item.get("k", k)), filters, item.get("mode", mode)
-                )
-                record["hits"] = [chunk_to_json(h) for h in hits]
-            except (json.JSONDecodeError, TillerError, ValueError, TypeError) as exc:
-                failed += 1
-                record["error"] = f"line {number}: {exc}"
-            sys.stdout.write(json.dumps(record, default=str) + "\n")
-            sys.stdout.flush()
+            answer = docs.search_line(kb, line, number, base, k, mode)
+            failed += answer.error is not None
+            print_json_line(answer.model_dump(mode="json", exclude_unset=True))
     return failed
 
 
@@ -399,16 +293,6 @@ def _check_queries_file(path: Path) -> None:
     with path.open(encoding="utf-8") as handle:
         for _ in numbered_lines(handle, str(path)):
             pass
-
-
-def _listify(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    raise ConfigError(f"expected a string or a list of strings, got {value!r}")
 
 
 def _cite(chunk: Any, pages: Any = None) -> str:
@@ -436,13 +320,15 @@ def ask(
 ) -> None:
     """Answer from retrieved passages with numbered citations (extractive offline; an
     LLM's answer, checked to cite only passages it was given, when one is configured)."""
+    from app.services.knowledge import answer_view
+
     _not_empty(question)
-    filters = _filters(collection, ticker, form, as_of, None, None)
+    filters = docs.SearchFilters.parse(collection, ticker, form, as_of=as_of)
     llm = _llm_session()
     with _open_kb(quiet=json_) as kb:
-        answer = kb.ask(question, filters, k=k, llm=llm)
+        answer = kb.ask(question, filters.to_filters(), k=k, llm=llm)
     if json_:
-        print_json(answer.to_json())
+        print_json(answer_view(answer).model_dump(mode="json"))
         return
     out.print(safe(answer.text), highlight=False)
     for warning in answer.warnings:
@@ -463,11 +349,9 @@ def fetch_filings(
 ) -> None:
     """Download filings from SEC EDGAR (needs the network and TILLER_SEC_USER_AGENT);
     then `tiller kb ingest` the folder."""
-    from knowledge_base.edgar import fetch_filings as _fetch
-
-    results = _fetch(_settings(), ticker, form=form, limit=limit, dest=dest)
+    results = docs.fetch_filings(_settings(), ticker, form=form, limit=limit, dest=dest)
     if json_:
-        print_json([r.to_json() for r in results])
+        print_json(results.model_dump(mode="json"))
         return
-    for r in results:
+    for r in results.root:
         out.print(f"{r.status:10} {r.path}")

@@ -35,11 +35,11 @@ def create(
 @handle_errors
 def list_(json_: JsonOpt = False) -> None:
     """Every key (never the key itself), revoked ones included."""
-    from app.services.keys import list_keys
+    from app.services.keys import KeyList, list_keys
 
     keys = list_keys(container())
     if json_:
-        print_json({"keys": [k.model_dump(mode="json") for k in keys]})
+        print_json(KeyList(keys=keys).model_dump(mode="json"))
         return
     if not keys:
         out.print("no API keys: `tiller keys create --role viewer --name NAME` makes one")

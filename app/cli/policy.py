@@ -23,7 +23,6 @@ from app.cli._common import (
     writable_folder,
 )
 from app.cli._progress import ProgressView, epoch_update
-from core.errors import ConfigError
 from core.timeutil import parse_utc
 
 app = typer.Typer(help="The GA-evolved PPO trading policy.", no_args_is_help=True)
@@ -35,12 +34,6 @@ if TYPE_CHECKING:
     from tools.forecaster import EpochReport
     from tools.policy import EvaluationProgress, GenerationReport
     from tools.policy._train import TrainProgress
-
-
-def _roots(c: Any) -> list[Path]:
-    from tools.policy import SHIPPED_DIR, user_registry
-
-    return [user_registry(c.settings.state_path), SHIPPED_DIR]
 
 
 @handle_errors
@@ -72,49 +65,22 @@ def train_policy(
     """Evolve PPO hyperparameters, observation (window, features, forecast channels) and
     reward shaping on a validation window, train the winner, and report it on a test
     window neither step touched. Resumable: each generation is checkpointed."""
-    import torch
+    from app.services.models import PolicyTrainRequest, parse_seeds
+    from app.services.models import train_policy as run
 
-    from tools.policy import EnvConfig, EvolveConfig, ForecastConfig, save_policy, user_registry
-    from tools.policy._train import train_policy as run
-
-    torch.set_num_threads(1)
-    c = container()
-    seed_list = _seeds(seeds)
-    if output is not None:
-        writable_folder(output, "--output")
-    config = EvolveConfig(population=population, generations=generations, seeds=seed_list,
-                          workers=workers, total_timesteps=timesteps, seed=seed,
-                          forecast=ForecastConfig(seed=seed) if forecast else None)  # fmt: skip
-    frame = c.store.bars(symbol, timeframe)
-    slug = symbol.upper().replace("/", "-")
-    checkpoint = c.settings.state_path / "checkpoints" / f"policy-{slug}-{timeframe}.json"
-    checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    if restart:
-        checkpoint.unlink(missing_ok=True)
-
+    request = PolicyTrainRequest(
+        symbol=symbol, timeframe=timeframe, generations=generations, population=population,
+        timesteps=timesteps, seeds=parse_seeds(seeds), workers=workers, seed=seed,
+        long_only=long_only, forecast=forecast, restart=restart,
+        output=writable_folder(output, "--output") if output is not None else None,
+    )  # fmt: skip
     with ProgressView(err, enabled=not json_) as view:
-        trained = run(frame, symbol=symbol.upper(), timeframe=timeframe, evolve_config=config,
-                      base_env=EnvConfig(long_only=long_only), checkpoint=checkpoint,
-                      progress=_train_progress(view, generations),
-                      data_source="tiller store")  # fmt: skip
-    root = output or user_registry(c.settings.state_path)
-    folder = save_policy(root, trained.model, trained.card, trained.forecaster)
+        trained = run(container(), request, _train_progress(view, generations))
     if json_:
-        print_json({"policy_id": trained.card.policy_id, "folder": str(folder),
-                    "report": trained.report.to_json()})  # fmt: skip
+        print_json(trained.model_dump(mode="json"))
     else:
-        out.print(f"saved {safe(trained.card.policy_id)} to {safe(folder)}")
-        _print_report(trained.card.policy_id, trained.report.to_json())
-
-
-def _seeds(text: str) -> tuple[int, ...]:
-    try:
-        seeds = tuple(int(s) for s in text.split(",") if s.strip())
-    except ValueError:
-        raise ConfigError(f"--seeds {text!r}: use comma-separated integers, e.g. 0,1,2") from None
-    if any(not 0 <= s < 2**32 for s in seeds):
-        raise ConfigError(f"--seeds {text!r}: each seed is between 0 and 2**32 - 1")
-    return seeds
+        out.print(f"saved {safe(trained.policy_id)} to {safe(trained.folder)}")
+        _print_report(trained.policy_id, trained.report)
 
 
 def _train_progress(view: ProgressView, generations: int) -> TrainProgress:
@@ -151,26 +117,18 @@ def act(
     json_: JsonOpt = False,
 ) -> None:
     """The policy's action after the last closed bar (it would fill at the next open)."""
-    from tools.policy import decide, latest_policy_folder, load_policy
-    from tools.policy._registry import load_forecaster
+    from app.services.models import policy_act
 
-    c = container()
-    when = parse_utc(as_of, name="--as-of") if as_of else c.clock.now()
-    folder = latest_policy_folder(_roots(c), symbol, timeframe)
-    model, card = load_policy(folder)
-    bars = c.store.bars(symbol, timeframe, as_of=when)
-    decision = decide(model, card, bars, position, forecaster=load_forecaster(folder, card))
-    data = {**decision.to_json(), "symbol": symbol.upper(), "timeframe": timeframe,
-            "uses_future_data": card.data_end > decision.as_of.isoformat(),
-            "note": "a proposal for the risk officer, not an order"}  # fmt: skip
+    when = parse_utc(as_of, name="--as-of") if as_of else None
+    decision = policy_act(container(), symbol, timeframe, position, as_of=when)
     if json_:
-        print_json(data)
+        print_json(decision.model_dump(mode="json"))
         return
     names = {-1: "SHORT", 0: "FLAT", 1: "LONG"}
     out.print(f"{symbol.upper()} {timeframe}: {names[decision.target_position]} "
               f"(confidence {decision.confidence:.0%}, policy {safe(decision.policy_id)}, "
               f"as of the bar opened {decision.as_of:%Y-%m-%d %H:%M})")  # fmt: skip
-    if data["uses_future_data"]:
+    if decision.uses_future_data:
         err.print("warning: this policy was trained on data after --as-of")
 
 
@@ -183,15 +141,13 @@ def report(
     and plain PPO, with bootstrap intervals of the Sharpe difference, and its deflated
     Sharpe ratio (the probability its true Sharpe beats the best of the search's trials
     by luck)."""
-    from tools.policy import latest_policy_folder
-    from tools.policy._registry import read_card
+    from app.services.models import policy_report
 
-    card = read_card(latest_policy_folder(_roots(container()), symbol, timeframe))
-    data = {"policy_id": card.policy_id, "windows": card.windows, **card.metrics}
+    card = policy_report(container(), symbol, timeframe)
     if json_:
-        print_json(data)
+        print_json(card.model_dump(mode="json"))
     else:
-        _print_report(card.policy_id, card.metrics.get("test", {}))
+        _print_report(card.policy_id, card.test or {})
 
 
 def _print_report(policy_id: str, test: dict[str, Any]) -> None:

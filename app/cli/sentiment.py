@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -10,11 +9,12 @@ from typing import Annotated, Any
 
 import typer
 
-from app.cli._common import handle_errors, numbered_lines, out, print_json, safe
+from app.cli._common import handle_errors, numbered_lines, out, print_json, print_json_line, safe
+from app.services import sentiment as tones
 from core.errors import ConfigError, NotFoundError
 
 BATCH_LINES = 512
-EMPTY_LINE = "empty text"
+EMPTY_LINE = tones.EMPTY_LINE
 _COLOURS = {"negative": "red", "neutral": "yellow", "positive": "green"}
 
 
@@ -30,7 +30,10 @@ def sentiment(
         ),
     ] = None,
     model: Annotated[
-        str, typer.Option(help="default (= hybrid), hybrid, embedding or lexicon.")
+        str,
+        typer.Option(
+            help="default (= hybrid), hybrid, embedding, lexicon, or llm (the configured LLM)."
+        ),
     ] = "default",
     fast: Annotated[
         bool, typer.Option("--fast", help="Use the lexicon: no transformer, ~60× faster.")
@@ -52,7 +55,12 @@ def sentiment(
     if file is not None and str(file) != "-" and not file.is_file():
         # Before the model loads (seconds): a wrong path is reported at once.
         raise NotFoundError(f"{file} does not exist or is not a file")
-    scorer = load_scorer("lexicon" if fast else resolve_model(model))
+    if model == "llm" and not fast:
+        from app.cli._common import container
+
+        scorer = tones.llm_scorer(container())
+    else:
+        scorer = load_scorer("lexicon" if fast else resolve_model(model))
     if file is None:
         assert text is not None
         _score_text(text, scorer, json_)
@@ -65,11 +73,9 @@ def sentiment(
 
 
 def _score_text(text: str, scorer: Any, json_: bool) -> None:
-    from tools.sentiment import score_one
-
-    result = score_one(text, scorer=scorer)
+    result = tones.score_one(text, scorer)
     if json_:
-        print_json(result.to_json())
+        print_json(result.model_dump(mode="json"))
         return
     colour = _COLOURS[result.label]
     detail = " · ".join(f"{label} {p:.2f}" for label, p in result.scores.items())
@@ -93,17 +99,11 @@ def _batches(lines: Iterable[tuple[int, str]]) -> Iterator[list[tuple[int, str]]
 
 def _score_lines(lines: Iterable[tuple[int, str]], scorer: Any, json_: bool) -> None:
     """Score in batches and write each batch's results in input order before reading on."""
-    from tools.sentiment import score
-
     for batch in _batches(lines):
-        texts = [t for _, t in batch if t.strip()]
-        results = iter(score(texts, scorer=scorer)) if texts else iter(())
-        for number, line in batch:
-            result = next(results) if line.strip() else None
+        for (number, line), result in zip(batch, tones.score_lines(batch, scorer), strict=True):
             if json_:
-                row = {"line": number, **result.to_json()} if result else _empty(number)
-                sys.stdout.write(json.dumps(row, allow_nan=False) + "\n")
-            elif result is None:
+                print_json_line(result.model_dump(mode="json", exclude_unset=True))
+            elif result.label is None:
                 out.print(f"{number:>6}  [dim]-        {EMPTY_LINE}[/]", highlight=False)
             else:
                 colour = _COLOURS[result.label]
@@ -113,7 +113,3 @@ def _score_lines(lines: Iterable[tuple[int, str]], scorer: Any, json_: bool) -> 
                     highlight=False,
                 )
         sys.stdout.flush()
-
-
-def _empty(number: int) -> dict[str, Any]:
-    return {"line": number, "error": EMPTY_LINE}

@@ -50,6 +50,10 @@ class CreatedKey(KeyInfo):
     key: str = Field(description="The API key (send it as X-API-Key). Shown only once.")
 
 
+class KeyList(BaseModel):
+    keys: list[KeyInfo]
+
+
 class KeyRequest(BaseModel):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")
     role: Role

@@ -13,6 +13,7 @@ from app.services.fields import IsoTime, SymbolText
 if TYPE_CHECKING:
     from app.bootstrap import Container
     from core.llm import LLMSession
+    from rag_index.answer import Answer
 
 _PRIMED: set[int] = set()  # containers whose knowledge base has the primers checked
 _PRIMING = threading.Lock()
@@ -82,6 +83,9 @@ def ask(c: Container, request: AskRequest, llm: LLMSession | None = None) -> Ans
         collection=request.collection, tickers=tuple(t.upper() for t in request.tickers),
         forms=tuple(f.upper() for f in request.forms), as_of=request.as_of,
     )  # fmt: skip
-    answer = kb.ask(request.question, filters, k=request.k, llm=llm)
+    return answer_view(kb.ask(request.question, filters, k=request.k, llm=llm))
+
+
+def answer_view(answer: Answer) -> AnswerView:
     data: dict[str, Any] = answer.to_json()
     return AnswerView.model_validate(data)
