@@ -56,6 +56,7 @@ from tools.sentiment._lexicon import (
     analyse,
     calibrate_lexicon,
 )
+from tools.sentiment._llm import LLMScorer
 from tools.sentiment._train import (
     SHIPPED_WEIGHTS,
     retrain_shipped,
@@ -79,6 +80,7 @@ __all__ = [
     "Evidence",
     "Example",
     "Hit",
+    "LLMScorer",
     "Label",
     "LexiconCalibration",
     "LexiconScorer",
