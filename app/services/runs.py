@@ -222,10 +222,30 @@ def decide_run(
 ) -> RunView:
     view = show_run(c, run_id, events=False)
     if view.status != "awaiting_approval":
-        done = f"has already finished ({view.status})" if view.finished_at else "is still running"
-        raise RunStateError(f"run {run_id} is not waiting for an approval: it {done}")
+        raise RunStateError(f"run {run_id} is not waiting for an approval: {_why_not(c, view)}")
+    # Two decisions at once (the CLI and the API, two servers) both get here: the runner
+    # claims the pause in the database (the run's next event number is its primary key),
+    # so one decides and the other is told the run was already decided.
     with runner(c) as r:
         return _view(c, r, r.decide(run_id, decision, progress))
+
+
+def _why_not(c: Container, view: RunView) -> str:
+    """Why a run cannot take a decision: decided already (by whom, how), or finished or
+    still running without one."""
+    from core.ledger.runlog import RunLog
+
+    events = RunLog(c.ledger).events(view.run_id)
+    decided = [e for e in events if e.kind == "human_action"]
+    if decided and all(e.kind != "awaiting_approval" for e in events[events.index(decided[-1]) :]):
+        action = decided[-1].payload
+        who = f" by {action['operator']}" if action.get("operator") else ""
+        return (f"it was already decided ({action.get('action', 'answered')}{who} at "
+                f"{decided[-1].at:%Y-%m-%d %H:%M:%S} UTC); `tiller runs show {view.run_id}` "
+                "shows the outcome")  # fmt: skip
+    if view.finished_at:
+        return f"it has already finished ({view.status})"
+    return "it is still running"
 
 
 def resume_run(c: Container, run_id: str, progress: Progress | None = None) -> RunView:
