@@ -168,6 +168,8 @@ def ingest(
         )
         for record in report.metadata:
             out.print(f"  {safe(_found_line(record))}", highlight=False)
+        for warning in report.warnings:
+            err.print(f"[yellow]warning[/] {safe(warning)}", highlight=False)
         for error in report.errors:
             err.print(f"[red]skipped[/] {safe(error.source)}: {safe(error.error)}")
     if report.errors:

@@ -125,6 +125,8 @@ class IngestView(BaseModel):
     chunks_written: int
     seconds: float
     metadata: list[FoundMetadata]
+    # --ticker/--form/--published-at that disagree with a document (which value was kept).
+    warnings: list[str] = []
     error: ErrorDetail | None = None
 
 
@@ -211,9 +213,21 @@ def ingest(
     progress: Callable[[int, int, str], None] | None = None,
 ) -> IngestView:  # fmt: skip
     """Load, chunk, embed and store ``path``. ``tickers``/``form``/``published_at`` fill
-    only what a document does not state (recorded as given by the user)."""
-    report = kb.ingest(path, collection, progress, supplied_meta(tickers, form, published_at))
-    data = report.to_json()
+    only what a document does not state (recorded as given by the user); where they
+    disagree with a document, ``warnings`` says so and which value was kept."""
+    import warnings
+
+    from knowledge_base import SuppliedMetaWarning
+
+    supplied = supplied_meta(tickers, form, published_at)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SuppliedMetaWarning)
+        report = kb.ingest(path, collection, progress, supplied)
+    said = [str(w.message) for w in caught if issubclass(w.category, SuppliedMetaWarning)]
+    for other in caught:  # anything else is passed on as it came
+        if not issubclass(other.category, SuppliedMetaWarning):
+            warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
+    data = {**report.to_json(), "warnings": list(dict.fromkeys(said))}
     refused = f"{len(report.errors)} file(s) or line(s) refused, see 'errors'"
     return IngestView.model_validate(
         {**data, "error": data_error(refused) if report.errors else None}

@@ -107,3 +107,12 @@ def test_pdf_10k_ingested_then_found_metadata_and_sources_shown_and_ask_cites_th
     [row] = [c for c in cited if "2023: (231)" in c["quote"]]
     assert (row["pages"], row["page"]) == ([3], "p. 3")
     assert "(in millions)" in row["quote"]
+
+    # A --ticker that contradicts the cover page is said, and the cover page's is kept.
+    again = cli.invoke(app, ["kb", "ingest", str(report), "--ticker", "MMM", "--json"])
+
+    assert again.exit_code == 0, again.output
+    result = json.loads(again.stdout)
+    assert result["unchanged"] == [str(report)]
+    [warning] = result["warnings"]
+    assert "--ticker MMM was not used: the cover page states HFRT" in warning
