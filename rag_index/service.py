@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 from core.errors import ConfigError
 from core.settings import Settings
 from rag_index.answer import Answer, extractive_answer, llm_answer
-from rag_index.chunking import CHUNKER_VERSION
-from rag_index.embedder import SentenceTransformerEmbedder, default_embedder
+from rag_index.embedder import default_embedder
 from rag_index.ingest import IngestReport, Progress, ingest_path
 from rag_index.retriever import Mode, Retriever
+from rag_index.stores import open_store
 from rag_index.types import (
     DEFAULT_COLLECTION,
     DocumentRecord,
@@ -34,22 +34,6 @@ NEWS_DIR = Path(__file__).resolve().parents[1] / "knowledge_base" / "news"
 NEWS_COLLECTION = "news"
 
 
-def store_folder(settings: Settings, embedder: SentenceTransformerEmbedder) -> Path:
-    """One embedded store per embedding model and chunker version: vectors of two models
-    must never be compared, and changing either re-ingests into a fresh folder."""
-    return settings.kb_path / f"{embedder.slug}-c{CHUNKER_VERSION}"
-
-
-def open_default_store(settings: Settings, embedder: SentenceTransformerEmbedder) -> VectorStore:
-    if settings.vector_store == "weaviate":
-        from rag_index.stores import open_store
-
-        return open_store(settings, embedder.dim)
-    from rag_index.stores import LocalStore
-
-    return LocalStore(store_folder(settings, embedder), embedder.dim)
-
-
 @dataclass
 class KnowledgeBase:
     store: VectorStore
@@ -59,7 +43,7 @@ class KnowledgeBase:
     @classmethod
     def open(cls, settings: Settings) -> KnowledgeBase:
         embedder = default_embedder(settings)
-        return cls(open_default_store(settings, embedder), embedder, settings)
+        return cls(open_store(settings, embedder), embedder, settings)
 
     @property
     def retriever(self) -> Retriever:

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from app.cli import app
 from core.settings import load_settings
 from knowledge_base import load_path
-from rag_index.service import KnowledgeBase, store_folder
-from rag_index.stores import LocalStore
+from rag_index.service import KnowledgeBase
+from rag_index.stores import LocalStore, store_folder
 from rag_index.types import Filters
 
 FILES = (

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import socket
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +21,8 @@ from rag_index._weaviate_schema import (
     document_to_properties,
     where_filter,
 )
-from rag_index.stores import LocalStore, WeaviateStore, open_store
+from rag_index.chunking import CHUNKER_VERSION
+from rag_index.stores import LocalStore, WeaviateStore, open_store, store_folder
 from rag_index.types import Filters, VectorStore
 from tests.rag_index.store_builders import document
 
@@ -30,15 +33,32 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_open_store_by_default_opens_the_embedded_store_in_kb_path() -> None:
-    settings = load_settings()
+@dataclass(frozen=True)
+class _Named:
+    """An embedder as far as opening a store cares: its vectors' size and its name."""
 
-    store = open_store(settings, 16)
+    dim: int = 16
+    slug: str = "tiny-model"
+
+
+def test_open_store_by_default_opens_the_embedded_store_of_the_embedder_under_kb_path(
+    tmp_path: Path,
+) -> None:
+    # One folder per embedding model and chunker version, as the knowledge base has
+    # always kept it: vectors of two models must never be compared. (open_store used to
+    # open kb_path itself, a store the knowledge base never read.)
+    settings = load_settings(home=tmp_path)
+
+    store = open_store(settings, _Named())
 
     assert isinstance(store, LocalStore)
     assert isinstance(store, VectorStore)
-    assert store.path == settings.kb_path
+    assert store.path == settings.kb_path / f"tiny-model-c{CHUNKER_VERSION}"
+    assert store.path == store_folder(settings, _Named())
     store.close()
+    other = open_store(settings, _Named(slug="other-model"))
+    assert isinstance(other, LocalStore) and other.path != store.path
+    other.close()
 
 
 def test_open_store_when_weaviate_is_chosen_without_url_then_config_error_names_the_setting() -> (
@@ -47,7 +67,7 @@ def test_open_store_when_weaviate_is_chosen_without_url_then_config_error_names_
     settings = load_settings(vector_store="weaviate")
 
     with pytest.raises(ConfigError, match="TILLER_WEAVIATE_URL"):
-        open_store(settings, 16)
+        open_store(settings, _Named())
 
 
 def test_open_store_when_weaviate_is_unreachable_then_unavailable_error_names_the_url() -> None:
@@ -55,7 +75,7 @@ def test_open_store_when_weaviate_is_unreachable_then_unavailable_error_names_th
     settings = load_settings(vector_store="weaviate", weaviate_url=url)
 
     with pytest.raises(UnavailableError, match=url.replace(".", r"\.")):
-        open_store(settings, 16)
+        open_store(settings, _Named())
 
 
 def test_weaviate_store_when_url_is_malformed_then_config_error() -> None:
