@@ -26,6 +26,14 @@ from core.ledger import RunStatus
 from core.ledger.runlog import RunLog
 from core.types import Timeframe
 
+# Marks a resume value whose human_action event the runner already recorded.
+RECORDED = "_recorded"
+
+
+class DecisionTakenError(ConfigError):
+    """Someone else answered the run's pause first (the API answers 409)."""
+
+
 Progress = Callable[[dict[str, Any]], None]
 # Built per run by the composition root: the run's clock and id in, dependencies out.
 ContextFactory = Callable[[Clock, str], AgentContext]
@@ -112,7 +120,16 @@ class AgentRunner:
                     f"--qty {decision.quantity} is not smaller than the proposed "
                     f"{proposals[0]['quantity']}: only a smaller quantity can be approved"
                 )
-        command: Command[Any] = Command(resume=decision.model_dump(mode="json"))
+        answer = decision.model_dump(mode="json")
+        # Claim the pause in the ledger before resuming: two people (or two servers)
+        # approving at once would otherwise both resume the graph and both execute.
+        if self.runlog.append_if_last(run_id, "awaiting_approval", "approval", "human_action",
+                                      answer) is None:  # fmt: skip
+            raise DecisionTakenError(
+                f"run {run_id} is no longer waiting for an approval: another decision on it "
+                "was made meanwhile (`tiller runs show` says which)"
+            )
+        command: Command[Any] = Command(resume={**answer, RECORDED: True})
         return self._drive(run_id, command, progress)
 
     def pending(self, run_id: str) -> dict[str, Any] | None:

@@ -27,10 +27,14 @@ def approval(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any
         "proposals": state.get("proposals", []),
         "verdicts": [{k: v for k, v in d.items() if k != "intent"} for d in state["verdicts"]],
     }
-    raw = interrupt(asked)
+    raw = dict(interrupt(asked))
     ctx = ctx_of(runtime)
+    # The runner records the decision as it claims the pause (one decision per pause,
+    # across processes); a resume that did not (an older caller) is recorded here.
+    recorded = raw.pop("_recorded", False)
     decision = ApprovalDecision.model_validate(raw)
-    record(ctx, NAME, "human_action", decision.model_dump(mode="json"))
+    if not recorded:
+        record(ctx, NAME, "human_action", decision.model_dump(mode="json"))
     if decision.action == "reject":
         progress(NAME, "finished", f"rejected by {decision.operator}")
         return {"approval": decision.model_dump(mode="json"), "outcome": "rejected"}

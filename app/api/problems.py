@@ -96,12 +96,14 @@ def problem(
 
 def status_of(exc: TillerError) -> int:
     """How each kind of Tiller error reads over HTTP."""
+    from agents.runner import DecisionTakenError
     from app.services.idempotency import IdempotencyConflictError
     from app.services.runs import RunStateError
 
     if isinstance(exc, ThrottledError):
         return 429
-    if isinstance(exc, RunStateError | IdempotencyConflictError | StaleDataError):
+    if isinstance(exc, RunStateError | DecisionTakenError | IdempotencyConflictError
+                  | StaleDataError):  # fmt: skip
         return 409
     if isinstance(exc, NotFoundError):
         return 404

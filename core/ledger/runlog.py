@@ -83,12 +83,42 @@ class RunLog:
             seq = (last or 0) + 1
             session.add(RunEventRow(run_id=run_id, seq=seq, at=when, node=node, kind=kind,
                                     payload=clean, digest=digest))  # fmt: skip
-        audit_kind = _AUDIT_KIND.get(kind, AuditKind.TOOL_CALL)
-        ledger.audit.append(
-            audit_kind, {"run_id": run_id, "event": seq, "node": node, "kind": kind,
-                         "digest": digest}, at=when,
+        return self._audited(RunEvent(run_id, seq, when, node, kind, clean, digest))
+
+    def append_if_last(
+        self, run_id: str, last_kind: str, node: str, kind: str, payload: Mapping[str, Any]
+    ) -> RunEvent | None:
+        """``append``, only while the run's last event is a ``last_kind``; None otherwise.
+        The database decides (the next seq is the primary key), so of two processes
+        racing to answer the same pause, exactly one appends."""
+        from core.ledger._orders import insert_ignore
+
+        ledger = self.ledger
+        clean = ledger._json(payload)
+        digest = digest_of(clean)
+        when = ledger.clock.now()
+        with ledger._tx() as session:
+            last = session.execute(
+                select(RunEventRow.seq, RunEventRow.kind)
+                .where(RunEventRow.run_id == run_id)
+                .order_by(RunEventRow.seq.desc())
+                .limit(1)
+            ).first()
+            if last is None or last.kind != last_kind:
+                return None
+            values = {"run_id": run_id, "seq": last.seq + 1, "at": when, "node": node,
+                      "kind": kind, "payload": clean, "digest": digest}  # fmt: skip
+            if not insert_ignore(session, RunEventRow, values):
+                return None
+        return self._audited(RunEvent(run_id, last.seq + 1, when, node, kind, clean, digest))
+
+    def _audited(self, event: RunEvent) -> RunEvent:
+        audit_kind = _AUDIT_KIND.get(event.kind, AuditKind.TOOL_CALL)
+        self.ledger.audit.append(
+            audit_kind, {"run_id": event.run_id, "event": event.seq, "node": event.node,
+                         "kind": event.kind, "digest": event.digest}, at=event.at,
         )  # fmt: skip
-        return RunEvent(run_id, seq, when, node, kind, clean, digest)
+        return event
 
     def events(self, run_id: str, after: int = 0) -> list[RunEvent]:
         """The run's events in order; ``after``: only those with a greater seq (a stream
