@@ -17,6 +17,11 @@ _FORCE = {"Detect it (offline rules)": None, "A question": "question",
           "A strategy to backtest": "strategy", "An agent run": "agents"}  # fmt: skip
 _READ_AS = {"question": "a question", "strategy": "a strategy", "agents": "an agent run"}
 _PROMPT = "Ask about markets and filings, describe a strategy, or say “run the agents on AAPL”"
+# A conversation keeps its last messages only: every rerun of the page renders the whole
+# history, and a strategy's message holds its whole backtest, so an unbounded history
+# made each turn slower and the session larger (10,000 messages: minutes per turn).
+# Agent runs stay in the database (the Runs page, and cards waiting for approval).
+MAX_HISTORY = 200
 
 
 def _settings() -> dict[str, Any]:
@@ -37,6 +42,7 @@ def _settings() -> dict[str, Any]:
                               help="When the strategy names no stored symbol.")  # fmt: skip
         if st.button("Clear the conversation", key="clear"):
             st.session_state["history"] = []
+            st.session_state["dropped"] = 0
     as_of = datetime.combine(day, time(23, 59, 59), UTC) if point_in_time and day else None
     return {"force": _FORCE[force], "as_of": as_of, "symbol": symbol}
 
@@ -53,7 +59,15 @@ def _append(message: dict[str, Any]) -> dict[str, Any]:
     message["id"] = st.session_state.get("next_id", 0)
     st.session_state["next_id"] = message["id"] + 1
     history.append(message)
+    _trim(history)
     return message
+
+
+def _trim(history: list[dict[str, Any]]) -> None:
+    extra = len(history) - MAX_HISTORY
+    if extra > 0:
+        del history[:extra]
+        st.session_state["dropped"] = st.session_state.get("dropped", 0) + extra
 
 
 def _render(message: dict[str, Any]) -> None:
@@ -191,6 +205,10 @@ def main() -> None:
     with guarded():
         settings = _settings()
         history = st.session_state.setdefault("history", [])
+        _trim(history)
+        if st.session_state.get("dropped"):
+            st.caption(f"{st.session_state['dropped']:,} earlier messages of this conversation "
+                       "are no longer shown (agent runs stay on the Runs page).")  # fmt: skip
         _waiting(history)
         for message in history:
             with st.chat_message(message["role"]):
