@@ -61,6 +61,11 @@ def adversarial_state(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -
 
             start_run(c, RunRequest(symbols=["MSFT"], mode="auto"))  # loads the models once
             c.ledger.close()
+            _MODELS.append(c.model_cache)
+            # A fresh, migrated ledger (and its keys) for every test to start from.
+            os.environ["TILLER_HOME"] = str(home / "template")
+            empty = build()
+            empty.ledger.close()
         finally:
             mp.undo()
     finally:
@@ -69,6 +74,10 @@ def adversarial_state(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -
         else:
             os.environ["TILLER_HOME"] = previous
     return home
+
+
+# The forecasters and policies loaded once for the session (a container loads its own).
+_MODELS: list[Any] = []
 
 
 @pytest.fixture(scope="session")
@@ -85,6 +94,8 @@ def home(
     """This test's TILLER_HOME: the warm knowledge base and market data, a fresh ledger."""
     shutil.copytree(adversarial_state / "data", _isolated_home / "data", dirs_exist_ok=True)
     shutil.copytree(adversarial_state / "state" / "kb", _isolated_home / "state" / "kb",
+                    dirs_exist_ok=True)  # fmt: skip
+    shutil.copytree(adversarial_state / "template" / "state", _isolated_home / "state",
                     dirs_exist_ok=True)  # fmt: skip
     monkeypatch.setattr("rag_index.service.default_embedder", lambda settings: embedder)
     return _isolated_home
@@ -168,6 +179,8 @@ class Attack:
             self._servers.append(server)
             overrides = llm_overrides(server, **overrides)
         c = build(**overrides)
+        if _MODELS:
+            c.__dict__["model_cache"] = _MODELS[0]  # the cached_property's slot
         real = c.broker_at
 
         def watched(clock: Any) -> Any:
