@@ -67,7 +67,9 @@ class EvolveConfig:
     """The search. ``total_timesteps`` is the PPO budget of one training run; one fitness
     costs ``len(seeds)`` runs. ``workers`` processes evaluate a generation (1 runs them
     in this process; they are spawned, so a script that calls ``evolve`` with
-    ``workers > 1`` needs the ``if __name__ == "__main__":`` guard).
+    ``workers > 1`` needs the ``if __name__ == "__main__":`` guard). ``backend="ray"``
+    makes each evaluation a Ray task instead: on a local Ray of ``workers`` CPUs, or on
+    the cluster at ``ray_address``; the scores are the same.
 
     ``feature_sets`` are the observed-feature subsets the search may pick from
     (``FEATURE_SETS``); ``forecast`` configures the forecaster of the forecast channels,
@@ -77,6 +79,8 @@ class EvolveConfig:
     generations: int = 5
     seeds: tuple[int, ...] = (0, 1, 2)
     workers: int = 1
+    backend: Literal["process", "ray"] = "process"
+    ray_address: str | None = None  # None: a local Ray with ``workers`` CPUs
     total_timesteps: int = 5_000
     n_steps_choices: tuple[int, ...] = (64, 128, 256, 512)
     window_range: tuple[int, int] = (5, 30)
@@ -95,6 +99,8 @@ class EvolveConfig:
             )
         if not self.seeds:
             raise ConfigError("seeds must name at least one training seed, e.g. (0, 1, 2)")
+        if self.backend not in ("process", "ray"):
+            raise ConfigError(f"backend must be 'process' or 'ray', not {self.backend!r}")
         cores = os.cpu_count() or 1
         if not 1 <= self.workers <= cores:
             raise ConfigError(f"workers must be between 1 and {cores} (cores), got {self.workers}")
@@ -330,9 +336,11 @@ def _with_forecast(
 
 def _search_key(factory: EnvFactory, config: EvolveConfig) -> dict[str, Any]:
     """What must not change between a checkpoint and its resumption (fitness values
-    depend on all of it); ``generations`` and ``workers`` may."""
+    depend on all of it); ``generations``, ``workers`` and where fitness is evaluated
+    (``backend``, ``ray_address``) may."""
     key = asdict(replace(config, generations=1, workers=1))
-    del key["generations"], key["workers"]
+    for name in ("generations", "workers", "backend", "ray_address"):
+        del key[name]
     key["env"] = asdict(factory.config)
     key["windows"] = asdict(factory.windows)
     # Through JSON so a fresh key compares equal to one read back from a checkpoint.

@@ -18,6 +18,7 @@ from tools.policy._ppo import train_ppo
 
 if TYPE_CHECKING:
     from tools.policy._evolve import EvolveConfig
+    from tools.policy._ray import RayPool
 
 Genes = tuple[float, ...]
 FAILED = -1e9  # the score of a non-finite metric, so the search can still rank it
@@ -75,10 +76,15 @@ class Evaluator:
         self._factory, self._config, self._cache = factory, config, cache
         self._on_evaluation = on_evaluation
         self._pool: ProcessPoolExecutor | None = None
+        self._ray: RayPool | None = None
         self.count = 0
 
     def __enter__(self) -> Evaluator:
-        if self._config.workers > 1:
+        if self._config.backend == "ray":
+            from tools.policy._ray import RayPool
+
+            self._ray = RayPool(self._config.workers, self._config.ray_address)
+        elif self._config.workers > 1:
             self._pool = ProcessPoolExecutor(
                 self._config.workers,
                 mp_context=multiprocessing.get_context("spawn"),
@@ -89,6 +95,8 @@ class Evaluator:
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
+        if self._ray is not None:
+            self._ray.close()
 
     def __call__(self, population: Sequence[Genes], generation: int) -> list[float]:
         missing = list(dict.fromkeys(g for g in population if g not in self._cache))
@@ -103,7 +111,16 @@ class Evaluator:
         best = max(self._cache.values(), default=math.nan)
         n, results = len(missing), {}
         self._report(generation, 0, n, best)
-        if self._pool is None:
+        if self._ray is not None:
+
+            def finished(i: int, score: float) -> None:
+                nonlocal best
+                results[i] = score
+                best = _best(best, score)
+                self._report(generation, len(results), n, best)
+
+            self._ray.map(missing, self._factory, self._config, finished)
+        elif self._pool is None:
             for i, genes in enumerate(missing):
                 results[i] = candidate_fitness(genes, self._factory, self._config)
                 best = _best(best, results[i])
