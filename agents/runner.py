@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,11 +18,12 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
+from sqlalchemy.exc import DBAPIError
 
 from agents.context import AgentContext
 from agents.models import ApprovalDecision, RunRequest
 from core.clock import Clock, FixedClock, SystemClock
-from core.errors import ConfigError, NotFoundError, TillerError
+from core.errors import ConfigError, NotFoundError, TillerError, UnavailableError
 from core.ledger import RunStatus
 from core.ledger.runlog import RunLog
 from core.types import Timeframe
@@ -170,6 +172,17 @@ class AgentRunner:
         except TillerError as exc:
             self.runlog.finish(run_id, RunStatus.FAILED, {"error": str(exc)}, error=str(exc))
             raise
+        except (DBAPIError, sqlite3.OperationalError) as exc:
+            # The database failed under the run (locked past its timeout, full, its
+            # session killed). Nothing can be recorded now, not even the failure: the run
+            # stays where its last checkpoint is (every order sent is in the ledger) and
+            # is resumed once the database is back. A clear error, not a traceback.
+            cause = getattr(exc, "orig", None) or exc
+            raise UnavailableError(
+                f"the database failed during run {run_id} ({cause}); nothing was sent "
+                "that is not recorded",
+                hint=f"fix the database (space, locks), then `tiller run resume {run_id}`",
+            ) from exc
         pending = self.pending(run_id)
         state = self.state(run_id)
         if pending is not None:
