@@ -23,6 +23,7 @@ from app.cli._common import (
     writable_folder,
 )
 from app.cli._progress import ProgressView, epoch_update
+from core.errors import ConfigError
 from core.timeutil import parse_utc
 
 app = typer.Typer(help="The GA-evolved PPO trading policy.", no_args_is_help=True)
@@ -49,6 +50,16 @@ def train_policy(
     ] = 5000,
     seeds: Annotated[str, typer.Option(help="Training seeds per fitness, e.g. 0,1,2.")] = "0,1,2",
     workers: Annotated[int, typer.Option(min=1, help="Processes evaluating fitness.")] = 1,
+    backend: Annotated[
+        str, typer.Option(help="process (worker processes here) or ray (Ray tasks).")
+    ] = "process",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="With --backend ray: the cluster (ray://HOST:10001); default a "
+            "local Ray started for this search with --workers CPUs."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="Seed of the search.")] = 0,
     long_only: Annotated[bool, typer.Option(help="Never short.")] = False,
     forecast: Annotated[
@@ -71,6 +82,7 @@ def train_policy(
     request = PolicyTrainRequest(
         symbol=symbol, timeframe=timeframe, generations=generations, population=population,
         timesteps=timesteps, seeds=parse_seeds(seeds), workers=workers, seed=seed,
+        backend=_backend(backend, address), ray_address=address,
         long_only=long_only, forecast=forecast, restart=restart,
         output=writable_folder(output, "--output") if output is not None else None,
     )  # fmt: skip
@@ -81,6 +93,14 @@ def train_policy(
     else:
         out.print(f"saved {safe(trained.policy_id)} to {safe(trained.folder)}")
         _print_report(trained.policy_id, trained.report)
+
+
+def _backend(backend: str, address: str | None) -> str:
+    if backend not in ("process", "ray"):
+        raise ConfigError(f"--backend must be process or ray, not {backend!r}")
+    if address is not None and backend != "ray":
+        raise ConfigError("--address is the Ray cluster's: give it with --backend ray")
+    return backend
 
 
 def _train_progress(view: ProgressView, generations: int) -> TrainProgress:

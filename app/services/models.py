@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -124,6 +124,12 @@ class PolicyTrainRequest(BaseModel):
     timesteps: int = Field(5000, ge=100, le=10**9)
     seeds: tuple[int, ...] = (0, 1, 2)
     workers: int = Field(1, ge=1)
+    backend: Literal["process", "ray"] = Field(
+        "process", description="Where fitness runs: worker processes here, or Ray tasks."
+    )
+    ray_address: str | None = Field(
+        None, max_length=500, description="A Ray cluster (ray://HOST:10001); None: a local Ray."
+    )
     seed: int = Field(0, ge=0, le=2**32 - 1)
     long_only: bool = False
     forecast: bool = True
@@ -258,6 +264,7 @@ def train_policy(
     config = EvolveConfig(
         population=request.population, generations=request.generations, seeds=request.seeds,
         workers=request.workers, total_timesteps=request.timesteps, seed=request.seed,
+        backend=request.backend, ray_address=request.ray_address,
         forecast=ForecastConfig(seed=request.seed) if request.forecast else None,
     )  # fmt: skip
     symbol = str(Symbol(request.symbol))
