@@ -20,7 +20,7 @@ from app.api.problems import AUTH_RESPONSES, BUSY, CONFLICT, NOT_FOUND
 from app.services import runs as svc
 from app.services.fields import IsoTime, PositiveQuantity, SymbolText, TimeframeText
 from app.services.keys import KeyInfo
-from app.services.runs import RunView
+from app.services.runs import RunList, RunView
 from app.services.usage import reserve, settle
 
 router = APIRouter(prefix="/v1", tags=["runs"], responses=AUTH_RESPONSES)
@@ -33,10 +33,6 @@ IdemKey = Annotated[
 # Run events under the names clients listen for; other kinds keep their own name.
 EVENT_NAMES = {"decision": "risk_verdict", "human_action": "approval", "run_finished": "done"}
 POLL_S = 0.25
-
-
-class RunList(BaseModel):
-    runs: list[RunView]
 
 
 class StartRun(BaseModel):

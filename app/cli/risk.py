@@ -118,9 +118,7 @@ def resume(
         acknowledge_broken_chain=acknowledge_broken_chain, accept_losses=accept_losses,
     )  # fmt: skip
     if json_:
-        print_json({**outcome.state, "acknowledged_seq": outcome.acknowledged_seq,
-                    "equity_baseline": outcome.equity_baseline,
-                    "warning": outcome.warning})  # fmt: skip
+        print_json(outcome.model_dump(mode="json"))  # as POST /v1/risk/resume answers
         return
     if outcome.acknowledged_seq is not None:
         out.print(f"audit chain break acknowledged (audit entry {outcome.acknowledged_seq})")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import getpass
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,6 +14,9 @@ from app.cli import run_backtest as _run_backtest
 from app.cli._common import container, err, handle_errors, out, print_json, safe
 from core.errors import ConfigError
 from core.timeutil import parse_utc
+
+if TYPE_CHECKING:
+    from app.services.runs import RunView
 
 app = typer.Typer(
     help="Run the agents: gather → analyst → forecaster → policy → proposer → risk gate → "
@@ -80,16 +83,17 @@ def run(
         _enqueue(request, json_)
         return
     view = start_run(container(), request, _progress(not json_))
-    _print(view.model_dump(mode="json"), json_)
+    _print(view, json_)
 
 
 def _enqueue(request: Any, json_: bool) -> None:
-    from app.services.runs import queue_runs
+    from app.services.runs import RunList, queue_runs
 
-    views = [v.model_dump(mode="json") for v in queue_runs(container(), request, "cli")]
+    queued = RunList(runs=queue_runs(container(), request, "cli"))
     if json_:
-        print_json({"runs": views})
+        print_json(queued.model_dump(mode="json"))
         return
+    views = queued.model_dump(mode="json")["runs"]
     for v in views:
         symbols = ",".join(v["inputs"]["request"]["symbols"])
         out.print(f"{v['run_id']}  {safe(symbols):<12} queued", highlight=False)
@@ -140,7 +144,7 @@ def _decide(
         reason=reason,
     )  # fmt: skip
     view = decide_run(container(), run_id, decision, _progress(not json_))
-    _print(view.model_dump(mode="json"), json_)
+    _print(view, json_)
 
 
 @app.command()
@@ -154,7 +158,7 @@ def resume(
     from app.services.runs import resume_run
 
     view = resume_run(container(), run_id, _progress(not json_))
-    _print(view.model_dump(mode="json"), json_)
+    _print(view, json_)
 
 
 @runs_app.command("list")
@@ -164,12 +168,13 @@ def list_(
     json_: JsonOpt = False,
 ) -> None:
     """Agent runs, newest first."""
-    from app.services.runs import list_runs
+    from app.services.runs import RunList, list_runs
 
-    views = [v.model_dump(mode="json") for v in list_runs(container(), limit)]
+    listed = RunList(runs=list_runs(container(), limit))
     if json_:
-        print_json({"runs": views})
+        print_json(listed.model_dump(mode="json"))
         return
+    views = listed.model_dump(mode="json")["runs"]
     if not views:
         out.print("no agent runs yet: `tiller run --symbol AAPL` starts one")
     for v in views:
@@ -196,11 +201,11 @@ def show(run_id: Annotated[str, typer.Argument()], json_: JsonOpt = False) -> No
         err.print("[bold red]record altered:[/] " + safe("; ".join(view["tampered"])))
 
 
-def _print(view: dict[str, Any], json_: bool) -> None:
+def _print(view: RunView, json_: bool) -> None:
     if json_:
-        print_json(view)
+        print_json(view.model_dump(mode="json"))
     else:
-        _print_view(view)
+        _print_view(view.model_dump(mode="json"))
 
 
 def _print_view(view: dict[str, Any]) -> None:

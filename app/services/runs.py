@@ -46,6 +46,10 @@ class RunView(BaseModel):
     workers: list[dict[str, Any]] = []  # each queue worker that took the run, in order
 
 
+class RunList(BaseModel):
+    runs: list[RunView]
+
+
 class RunStateError(ConfigError):
     """The run is not in a state that allows this (finished, or not waiting for an
     approval). The API answers 409; the CLI exits 2 like any other refused argument."""

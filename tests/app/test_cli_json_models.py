@@ -22,10 +22,6 @@ PENDING: dict[tuple[str, str], str] = {
     ("autopilot.py", "list_"): "autopilot is being reworked in parallel (issue 13)",
     ("autopilot.py", "remove"): "autopilot is being reworked in parallel (issue 13)",
     ("autopilot.py", "stop"): "autopilot is being reworked in parallel (issue 13)",
-    ("risk.py", "resume"): "risk resume --accept-losses is being added in parallel",
-    ("run.py", "list_"): "runs list: a RunList model is due with the run queue work",
-    ("run.py", "_enqueue"): "run --queue is being added in parallel",
-    ("run.py", "_print"): "runs show/run: prints a dumped RunView passed in as a dict",
 }
 
 

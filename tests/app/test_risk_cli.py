@@ -36,7 +36,8 @@ def test_status_halt_resume_round_trip_is_audited() -> None:
     code, _, err = invoke("risk", "resume", "--reason", "   ")
     assert code == 2 and "needs a reason" in err
     code, out, _ = invoke("risk", "resume", "--reason", "drill over", "--json")
-    assert code == 0 and json.loads(out)["trading_state"] == "active"
+    # The service's model, as POST /v1/risk/resume answers (and halt's shape): was flat.
+    assert code == 0 and json.loads(out)["state"]["trading_state"] == "active"
     code, out, _ = invoke("audit", "tail", "--json")
     kinds = [e["kind"] for e in json.loads(out)]
     assert kinds == ["state_change", "human_action"]
@@ -183,7 +184,7 @@ def test_resume_acknowledging_the_broken_chain_then_active_and_the_break_recorde
 
     assert code == 0, err
     resumed = json.loads(out)
-    assert resumed["trading_state"] == "active" and resumed["acknowledged_seq"] is not None
+    assert resumed["state"]["trading_state"] == "active" and resumed["acknowledged_seq"] is not None
     code, out, _ = invoke("audit", "verify", "--json")
     report = json.loads(out)
     assert code == 0 and report["acknowledged"][0]["operator"] == "alice"
