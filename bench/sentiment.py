@@ -69,7 +69,7 @@ def interval(samples: np.ndarray) -> str:
 
 def print_data() -> None:
     print("labelled set (team-written):")
-    for split in ("train", "dev", "test"):
+    for split in ("train", "dev", "test", "hard"):
         counts = Counter(e.label for e in load_labelled(split))
         shares = ", ".join(f"{label} {counts[label]}" for label in LABELS)
         print(f"  {split:<5} {sum(counts.values()):>4} sentences: {shares}")
@@ -83,8 +83,9 @@ def accuracy_table(split: str, scorers: dict[str, Scorer]) -> None:
     baseline[:, LABELS.index(majority)] = 1.0
     reports: dict[str, Report] = {f"majority ({majority})": evaluate(baseline, labels)}
     correct: dict[str, np.ndarray] = {}
+    probabilities_of: dict[str, np.ndarray] = {}
     for name, scorer in scorers.items():
-        probabilities = scorer.predict_proba(texts)
+        probabilities = probabilities_of[name] = scorer.predict_proba(texts)
         reports[name] = evaluate(probabilities, labels)
         truth = np.array([LABELS.index(label) for label in labels])
         correct[name] = probabilities.argmax(axis=1) == truth
@@ -109,6 +110,26 @@ def accuracy_table(split: str, scorers: dict[str, Scorer]) -> None:
     for name in scorers:
         matrix = "  ".join("/".join(f"{c:>2}" for c in row) for row in reports[name].confusion)
         print(f"  {name:<10} {matrix}")
+    print("reliability (confidence bin: n, mean confidence -> accuracy)")
+    for name in scorers:
+        print(f"  {name:<10} " + "  ".join(reliability(probabilities_of[name], labels)))
+
+
+def reliability(probabilities: np.ndarray, labels: list[str]) -> list[str]:
+    """Per confidence bin (0.33-0.5, 0.5-0.7, 0.7-0.9, 0.9-1): how many predictions, their
+    mean confidence and how many were right. Calibrated: the two numbers agree."""
+    truth = np.array([LABELS.index(label) for label in labels])
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == truth
+    cells = []
+    for lo, hi in ((0.0, 0.5), (0.5, 0.7), (0.7, 0.9), (0.9, 1.01)):
+        mask = (confidence >= lo) & (confidence < hi)
+        if mask.any():
+            cells.append(
+                f"[{lo:.1f},{min(hi, 1):.1f}) {mask.sum()}: "
+                f"{confidence[mask].mean():.2f}->{correct[mask].mean():.2f}"
+            )
+    return cells
 
 
 def speed(n: int, scorers: dict[str, Scorer]) -> None:
@@ -161,6 +182,7 @@ def main() -> None:
     load_seconds = time.perf_counter() - began
     scorers = {name: load_scorer(name, encoder=encoder) for name in SCORERS}
     accuracy_table("test", scorers)
+    accuracy_table("hard", scorers)
     accuracy_table("dev", scorers)
     print("  (dev: read for lexicon fixes and used for the temperatures, so optimistic)")
     if not args.no_speed:
