@@ -33,8 +33,7 @@ TimeframeOpt = Annotated[str, typer.Option(help="e.g. 1d, 4h, 1h")]
 
 if TYPE_CHECKING:
     from tools.forecaster import EpochReport
-    from tools.policy import EvaluationProgress, GenerationReport
-    from tools.policy._train import TrainProgress
+    from tools.policy import EvaluationProgress, GenerationReport, TrainProgress
 
 
 @handle_errors
@@ -105,7 +104,7 @@ def _backend(backend: str, address: str | None) -> str:
 
 def _train_progress(view: ProgressView, generations: int) -> TrainProgress:
     """What ``tiller train policy`` shows while it works (on stderr)."""
-    from tools.policy._train import TrainProgress
+    from tools.policy import TrainProgress
 
     def epoch(r: EpochReport) -> None:
         epoch_update(view, "forecast", "channel forecaster, epochs", r)

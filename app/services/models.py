@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from app.bootstrap import Container
     from tools.forecaster import EpochReport
-    from tools.policy._train import TrainProgress
+    from tools.policy import TrainProgress
 
 
 class ForecasterCardView(BaseModel):
@@ -208,8 +208,7 @@ def policy_act(
     c: Container, symbol: str = "AAPL", timeframe: str = "1d", position: int = 0, *,
     as_of: datetime | None = None,
 ) -> PolicyDecisionView:  # fmt: skip
-    from tools.policy import decide, latest_policy_folder, load_policy
-    from tools.policy._registry import load_forecaster
+    from tools.policy import decide, latest_policy_folder, load_forecaster, load_policy
 
     when = as_of or c.clock.now()
     folder = latest_policy_folder(policy_roots(c), symbol, timeframe)
@@ -223,8 +222,7 @@ def policy_act(
 
 
 def policy_report(c: Container, symbol: str = "AAPL", timeframe: str = "1d") -> PolicyReportView:
-    from tools.policy import latest_policy_folder
-    from tools.policy._registry import read_card
+    from tools.policy import latest_policy_folder, read_card
 
     card = read_card(latest_policy_folder(policy_roots(c), symbol, timeframe))
     return PolicyReportView.model_validate(
@@ -258,7 +256,7 @@ def train_policy(
     import torch
 
     from tools.policy import EnvConfig, EvolveConfig, ForecastConfig, save_policy, user_registry
-    from tools.policy._train import train_policy as run
+    from tools.policy import train_policy as run
 
     torch.set_num_threads(1)
     config = EvolveConfig(

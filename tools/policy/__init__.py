@@ -47,7 +47,9 @@ from tools.policy._registry import (
     decide,
     latest_policy_folder,
     list_policies,
+    load_forecaster,
     load_policy,
+    read_card,
     save_policy,
     user_registry,
 )
@@ -60,6 +62,7 @@ from tools.policy._report import (
     sharpe_diff_ci,
     sma_cross_targets,
 )
+from tools.policy._train import TrainedPolicy, TrainProgress, train_policy
 
 __all__ = [
     "FEATURE_SETS",
@@ -84,7 +87,9 @@ __all__ = [
     "SharpeDiff",
     "Split",
     "TradingEnv",
+    "TrainProgress",
     "TrainResult",
+    "TrainedPolicy",
     "Windows",
     "baseline_episodes",
     "candidate_fitness",
@@ -98,16 +103,19 @@ __all__ = [
     "latest_policy_folder",
     "list_policies",
     "load_checkpoint",
+    "load_forecaster",
     "load_policy",
     "model_act",
     "policy_test_episode",
     "probabilistic_sharpe_ratio",
+    "read_card",
     "replay_positions",
     "run_episode",
     "save_policy",
     "score_curve",
     "sharpe_diff_ci",
     "sma_cross_targets",
+    "train_policy",
     "train_ppo",
     "user_registry",
 ]
