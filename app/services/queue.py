@@ -11,7 +11,8 @@ executor's deterministic order ids keep an order from being sent twice.
 Two workers never drive one run at once: a worker holds the run's lock (a PostgreSQL
 advisory lock, or a file lock next to a SQLite ledger; both released by the kernel or
 the server when the worker dies) while it drives; a second delivery of a run someone
-holds is retried later, and a delivery of a run that has finished or waits for a person
+holds is retried later; a delivery of a run that has finished, or that has paused for a
+person once (from then on it is driven by whoever decides on it, as without a queue),
 does nothing. Each worker that takes a run writes a ``worker_started`` event (who, which
 process, which delivery) into the run's record.
 """
@@ -151,7 +152,12 @@ def work_on(c: Container, run_id: str, plan: dict[str, Any], who: dict[str, Any]
             return "unknown"
         if view.status != "running":
             return view.status
-        RunLog(c.ledger).append(run_id, "queue", "worker_started", who)
+        runlog = RunLog(c.ledger)
+        if any(e.kind == "awaiting_approval" for e in runlog.events(run_id)):
+            # Past its pause, a run belongs to whoever decides on it (the API, the CLI):
+            # a late second delivery must not drive it beside the decision.
+            return "decided elsewhere"
+        runlog.append(run_id, "queue", "worker_started", who)
         try:
             rc = _run_container(c, plan)
         except ConfigError as exc:

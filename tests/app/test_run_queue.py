@@ -14,7 +14,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -75,6 +77,13 @@ class Desk:
             [*TILLER, "worker", "--concurrency", "1", "--name", name],
             stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True,
         )  # fmt: skip
+
+    def start_all(self) -> None:
+        """Both workers, started together, once they say they are ready."""
+        for name in ("w-a", "w-b"):
+            if name not in self.workers:
+                self.start(name)
+        self.wait_ready()
 
     def log(self, name: str) -> str:
         return (self.home.parent / f"{name}.log").read_text(errors="replace")
@@ -161,32 +170,39 @@ def _executions(view: RunView) -> int:
     return sum(1 for e in events if e["kind"] == "node_started" and e["node"] == "gather")
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("desk_name", ["redis_desk", "rabbit_desk"])
-def test_a_queued_run_waits_on_the_broker_until_a_worker_takes_it_and_records_who(
-    desk_name: str, request: pytest.FixtureRequest
+@pytest.mark.parametrize("broker", [REDIS, RABBITMQ], ids=["redis", "rabbitmq"])
+def test_a_queued_run_is_a_message_on_the_broker_until_a_worker_takes_it(
+    broker: str, tmp_path: Path
 ) -> None:
-    desk: Desk = request.getfixturevalue(desk_name)
-    c = desk.container()
+    _reachable(broker)
+    queue = f"t.{uuid.uuid4().hex[:10]}"  # no worker listens to this one
+    c = build(home=tmp_path / "h", worker_broker=broker, worker_queue=queue)
     view = begin_run(c, RunRequest(symbols=["AAPL"], as_of=EARLY), {"surface": "test"})
     assert view.queued and view.status == "running" and view.workers == []
-    assert _queued_messages(c) == 1  # on the broker, nobody has it yet
+    try:
+        assert _queued_messages(c) == 1
+    finally:
+        _purge(c)
 
-    desk.start("w-a")
-    [done] = _wait(c, [view.run_id])
-    assert done.status == "succeeded"
-    assert [w["worker"] for w in done.workers] == ["celery@w-a"]
-    assert _queued_messages(c) == 0
+
+def _purge(c: Container) -> None:
+    from kombu import Connection
+
+    queue = c.run_queue
+    assert queue is not None
+    with Connection(queue.broker) as conn:
+        channel = conn.channel()
+        channel.queue_purge(queue.queue)
+        channel.queue_delete(queue.queue)
+        channel.close()
 
 
 @pytest.mark.slow
 def test_two_workers_share_fifty_runs_and_none_runs_twice(redis_desk: Desk) -> None:
     desk = redis_desk
-    desk.start("w-a") if "w-a" not in desk.workers else None
-    desk.start("w-b")
-    desk.wait_ready()
+    desk.start_all()
     c = desk.container()
-    views = []
+    views: list[dict[str, Any]] = []
     for week in range(17):  # `tiller run --queue` on three symbols, one week apart
         as_of = f"{(EARLY + timedelta(weeks=week)):%Y-%m-%d}"
         symbols = [f"--symbol={s}" for s in THREE[: 50 - len(views)]]
@@ -210,10 +226,9 @@ def test_two_workers_share_fifty_runs_and_none_runs_twice(redis_desk: Desk) -> N
 
 @pytest.mark.slow
 def test_an_approval_reaches_the_run_a_worker_left_waiting(redis_desk: Desk) -> None:
+    redis_desk.start_all()
     c = redis_desk.container()
-    if not redis_desk.workers:
-        redis_desk.start("w-a")
-    [view] = queue_runs(c, RunRequest(symbols=["MSFT"]), "test")
+    [view] = queue_runs(c, RunRequest(symbols=["AAPL"]), "test")  # proposes a buy
     [waiting] = _wait(c, [view.run_id])
     assert waiting.status == "awaiting_approval" and len(waiting.workers) == 1
 
@@ -230,10 +245,7 @@ def test_a_run_whose_worker_is_killed_mid_run_is_finished_by_another_without_res
     desk_name: str, request: pytest.FixtureRequest
 ) -> None:
     desk: Desk = request.getfixturevalue(desk_name)
-    for name in ("w-a", "w-b"):
-        if name not in desk.workers:
-            desk.start(name)
-    desk.wait_ready()
+    desk.start_all()
     c = desk.container()
     orders_before = len(c.ledger.orders())
     [view] = queue_runs(c, RunRequest(symbols=["MSFT"], mode="auto"), "test")
@@ -269,6 +281,25 @@ def test_a_queue_that_cannot_be_reached_fails_the_run_and_says_how_to_fix_it(
     assert run.status == "failed" and "could not be queued" in (run.error or "")
 
 
+def test_a_late_second_delivery_never_drives_a_run_past_its_approval_pause(
+    tmp_path: Path,
+) -> None:
+    from app.services.queue import work_on
+    from app.services.runs import start_run
+    from core.ledger.runlog import RunLog
+
+    c = build(home=tmp_path / "h")
+    paused = start_run(c, RunRequest(symbols=["AAPL"]))  # proposes a buy, waits
+    assert paused.status == "awaiting_approval"
+    who = {"worker": "celery@late", "pid": 1, "task_id": "t", "redelivered": True}
+    assert work_on(c, paused.run_id, {}, who) == "awaiting_approval"
+    # A person's decision is being acted on (the run is running again) when the late
+    # delivery arrives: the decision's process drives the run, the worker does not.
+    RunLog(c.ledger).append(paused.run_id, "approval", "human_action", {"action": "approve"})
+    assert work_on(c, paused.run_id, {}, who) == "decided elsewhere"
+    assert show_run(c, paused.run_id).workers == []
+
+
 def test_queueing_without_a_broker_is_refused_with_the_setting_to_set(tmp_path: Path) -> None:
     c = build(home=tmp_path / "h")
     with pytest.raises(ConfigError) as exc:
@@ -279,3 +310,30 @@ def test_queueing_without_a_broker_is_refused_with_the_setting_to_set(tmp_path: 
 def test_an_unknown_broker_scheme_is_refused_naming_the_two_that_work() -> None:
     with pytest.raises(ConfigError, match=r"redis://.*amqp://"):
         build(worker_broker="kafka://127.0.0.1:9092")
+
+
+def test_a_worker_applies_only_tighter_settings_than_its_own_from_a_queued_run(
+    tmp_path: Path,
+) -> None:
+    """What the autopilot's run container sends with a run (paper, its tighter limits, its
+    LLM budget left) is applied by the worker; nothing a message says can loosen them."""
+    from app.services.queue import _run_container
+    from policies.risk import load_limits
+
+    c = build(home=tmp_path / "h", llm_max_cost_per_run_usd=Decimal("0.50"))
+    own = c.limits.as_dict()
+    tighter = {**own, "max_order_notional": str(Decimal(own["max_order_notional"]) / 10)}
+    rc = _run_container(c, {"trading_venue": "paper", "llm_max_cost_per_run_usd": "0.10",
+                            "limits": tighter})  # fmt: skip
+    assert rc.limits.max_order_notional == Decimal(own["max_order_notional"]) / 10
+    assert rc.settings.llm_max_cost_per_run_usd == Decimal("0.10")
+    assert c.limits.as_dict() == own  # the worker's own container is untouched
+
+    looser = {**own, "max_order_notional": str(Decimal(own["max_order_notional"]) * 10)}
+    with pytest.raises(ConfigError, match="max_order_notional"):
+        _run_container(c, {"limits": looser})
+    with pytest.raises(ConfigError, match="binance"):
+        _run_container(c, {"trading_venue": "binance"})  # this worker trades on paper
+    richer = _run_container(c, {"llm_max_cost_per_run_usd": "9"})
+    assert richer.settings.llm_max_cost_per_run_usd == Decimal("0.50")
+    assert load_limits(own, ceilings=c.limits) == c.limits  # an equal plan is accepted
