@@ -6,9 +6,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from core.errors import DataError, NotFoundError
 from tools.market_data._readers import is_bar_file, read_bar_file
 from tools.market_data._store import MAX_QUIET_CHANGE, BarStore, WriteReport
+
+# A bar whose price is 10 times (or a tenth of) the close before it is a bad tick (a price
+# in cents, a misplaced decimal point) far more often than a real one-bar move; a real
+# one (a reverse split in unadjusted prices) is imported with --replace. Without this, one
+# such bar became the agents' quote, and the risk officer's collar, measured from the
+# quote, could not see it.
+BAD_TICK_FACTOR = 10.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,8 @@ def import_path(
             on_file(file)
         try:
             parsed = read_bar_file(file, symbol=symbol, timeframe=timeframe)
+            if max_change is not None:  # --replace: the person vouches for the prices
+                _refuse_bad_ticks(store, parsed.symbol, parsed.timeframe, parsed.frame, file)
             written.append(
                 store.write(
                     parsed.symbol,
@@ -71,3 +83,37 @@ def import_path(
         except DataError as exc:
             failed.append((file, str(exc)))
     return ImportResult(written, failed)
+
+
+def _refuse_bad_ticks(
+    store: BarStore, symbol: str, timeframe: str, frame: pd.DataFrame, file: Path
+) -> None:
+    """DataError naming the first new bar (one not stored yet: changes to stored bars have
+    their own guard) whose open, high, low or close lies a factor of ``BAD_TICK_FACTOR``
+    or more from the close before it, stored or imported."""
+    try:
+        stored = store.bars(symbol, timeframe)["close"]
+    except NotFoundError:
+        stored = frame["close"].iloc[:0]
+    new = frame.loc[~frame.index.isin(stored.index)]
+    if new.empty:
+        return
+    closes = pd.concat([stored, new["close"]]).sort_index()
+    before = closes.shift(1).loc[new.index].to_numpy(dtype=float)
+    prices = new[["open", "high", "low", "close"]].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        ratio = prices / before[:, None]
+        bad = (ratio >= BAD_TICK_FACTOR) | (ratio <= 1 / BAD_TICK_FACTOR)
+    rows = np.flatnonzero(bad.any(axis=1))
+    if len(rows) == 0:
+        return
+    row = int(rows[0])
+    col = int(np.flatnonzero(bad[row])[0])
+    name = ("open", "high", "low", "close")[col]
+    raise DataError(
+        f"{file.name}: the bar at {new.index[row].isoformat()} has {name} "
+        f"{prices[row, col]:g}, {ratio[row, col]:.3g}x the close before it "
+        f"({before[row]:g}): a one-bar move of {BAD_TICK_FACTOR:g}x is almost always a bad "
+        "tick; nothing of the file was written. Fix that row, or import with --replace if "
+        "the move is real (e.g. a split in unadjusted prices)"
+    )
