@@ -287,3 +287,71 @@ def test_autopilot_runs_share_the_loaded_prices_models_and_signer() -> None:
     assert one.model_cache is two.model_cache is c.model_cache
     assert one.signer is two.signer
     assert one.settings is not c.settings  # what a run may change stays its own
+
+
+def test_exchange_faults_during_an_autopilot_cycle_never_send_an_order_twice(
+    attack: Attack, home: Any, market_dir: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live job on the fake Binance (real HTTP, real ccxt): the order's answer is lost
+    (503), the next marks are throttled (429) and an answer is slow; the slot and the
+    marks end in an outcome, not a traceback, and no client order id is posted twice."""
+    import json
+    from datetime import UTC, datetime
+    from decimal import Decimal
+    from urllib.parse import parse_qsl
+
+    from app.autopilot import Autopilot, JobSpec, load_autopilot_settings, profile_limits
+    from app.autopilot._live import check_live
+    from app.bootstrap import build
+    from core.clock import FixedClock
+    from tests.fakes._http import Reply
+    from tests.fakes.binance_server import FakeBinance
+    from tools.market_data import import_path
+
+    bars = market_dir / "crypto_1d" / "BTCUSDT_1d.csv"
+    if not bars.is_file():
+        pytest.skip(f"{bars} is absent")
+    wall = datetime(2025, 7, 1, 0, 30, tzinfo=UTC)  # the last stored bar is current
+    with FakeBinance(now=datetime.now(UTC)) as fake:
+        fake.account.deposit("USDT", Decimal(20_000))
+        fake.add_route("GET", "/sapi/v1/account/apiRestrictions", lambda _s, _r: Reply(
+            200, {"ipRestrict": False, "enableReading": True,
+                  "enableSpotAndMarginTrading": True, "enableWithdrawals": False}))  # fmt: skip
+        limits = home / "limits.toml"
+        limits.write_text('allowed_venues = ["paper", "binance"]\n')
+        for name, value in {
+            "TILLER_TRADING_VENUE": "binance", "TILLER_EXCHANGE_ID": "binance",
+            "TILLER_EXCHANGE_SANDBOX": "0", "TILLER_EXCHANGE_API_KEY": "test-key",
+            "TILLER_EXCHANGE_API_SECRET": "test-secret", "TILLER_AUTOPILOT_LIVE": "1",
+            "TILLER_EXCHANGE_API_URLS": json.dumps(fake.api_overrides()),
+            "TILLER_RISK_LIMITS_FILE": str(limits),
+        }.items():  # fmt: skip
+            monkeypatch.setenv(name, value)
+        c = build()
+        assert not import_path(c.store, bars, symbol="BTC/USDT").failed
+        pilot = Autopilot(container=c, settings=load_autopilot_settings(),
+                          limits=profile_limits(c.limits), clock=FixedClock(wall))  # fmt: skip
+        pilot.store.add(JobSpec(name="btc", symbols=["BTC/USDT"], every=timedelta(hours=1),
+                                mode="live"), wall)  # fmt: skip
+        assert check_live(pilot) == []
+
+        fake.fail_next(1, 503, path="/api/v3/order", method="POST")  # the answer is lost
+        first = pilot.run_slot("btc", wall)
+        assert not first.startswith("failed: internal error"), first
+        fake.fail_next(4, 429)  # the exchange throttles whatever comes next
+        pilot.mark_all()  # a problem in the mark's result, never an exception
+        fake.delay_next(1, 3.0, path="/api/v3/order", method="POST")  # placed, answered late
+        second = pilot.run_slot("btc", wall + timedelta(hours=1))
+        assert not second.startswith("failed: internal error"), second
+        pilot.mark_all()
+
+        posted = [dict(parse_qsl(r.body.decode()) or r.query).get("newClientOrderId")
+                  for r in fake.requests_to("/api/v3/order") if r.method == "POST"]  # fmt: skip
+        assert len(posted) == len(set(posted)), posted  # no order id sent twice
+        ledger = {o.client_order_id for o in c.ledger.orders(venue="binance")}
+        assert {p for p in posted if p} <= ledger  # every order sent is recorded
+        profile = pilot.limits
+        for order in c.ledger.orders(venue="binance"):
+            assert order.limit_price is not None
+            assert order.quantity * order.limit_price <= profile.max_order_notional
+        attack.check_audit()
