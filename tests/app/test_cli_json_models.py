@@ -98,6 +98,18 @@ def test_every_cli_json_output_is_a_service_model_or_the_shared_error() -> None:
     )
 
 
+def test_no_cli_module_defines_its_own_response_model() -> None:
+    # A model defined next to the command would be a second serialiser by another name.
+    defined = []
+    for path in sorted(CLI.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef) and any(
+                "BaseModel" in ast.unparse(b) or "RootModel" in ast.unparse(b) for b in node.bases
+            ):
+                defined.append(f"{path.name}: {node.name}")
+    assert not defined, f"move these models into app/services: {defined}"
+
+
 def test_the_pending_list_names_only_places_that_still_need_it() -> None:
     found = offences(CLI)
     done = sorted(f"{file}:{func}" for file, func in PENDING if (file, func) not in found)
