@@ -195,6 +195,10 @@ def show(run_id: Annotated[str, typer.Argument()], json_: JsonOpt = False) -> No
         print_json(view)
         return
     _print_view(view)
+    for w in view.get("workers") or []:
+        again = ", a redelivery" if w.get("redelivered") else ""
+        who = safe(str(w.get("worker", "")))
+        out.print(f"[bold]run by worker:[/] {who} (pid {w.get('pid')}{again})", highlight=False)
     for e in view["events"] or []:
         out.print(f"  {e['seq']:>3} {e['at'][:19]} {e['node']:<10} {e['kind']}", highlight=False)
     if view["tampered"]:

@@ -231,6 +231,8 @@ def test_an_approval_reaches_the_run_a_worker_left_waiting(redis_desk: Desk) -> 
     [view] = queue_runs(c, RunRequest(symbols=["AAPL"]), "test")  # proposes a buy
     [waiting] = _wait(c, [view.run_id])
     assert waiting.status == "awaiting_approval" and len(waiting.workers) == 1
+    shown = CliRunner().invoke(app, ["runs", "show", view.run_id], env=redis_desk.env)
+    assert f"run by worker: {waiting.workers[0]['worker']}" in shown.stdout
 
     other = redis_desk.container()  # another process: the API, the CLI, the chat
     before = len(other.ledger.orders())
