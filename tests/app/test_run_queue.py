@@ -185,6 +185,26 @@ def test_a_queued_run_is_a_message_on_the_broker_until_a_worker_takes_it(
         _purge(c)
 
 
+def test_post_runs_with_a_broker_answers_202_and_leaves_the_run_to_the_workers(
+    tmp_path: Path,
+) -> None:
+    from tests.app.api.api_support import api
+
+    _reachable(REDIS)
+    queue = f"t.{uuid.uuid4().hex[:10]}"  # no worker listens to this one
+    with api(tmp_path / "h", worker_broker=REDIS, worker_queue=queue) as a:
+        try:
+            answer = a.client.post("/v1/runs", json={"symbols": ["AAPL"]}, headers=a.h("trader"))
+            assert answer.status_code == 202, answer.text
+            body = answer.json()
+            assert body["queued"] and body["status"] == "running"
+            assert _queued_messages(a.c) == 1
+            pool = a.client.app.state.tiller.workers  # type: ignore[attr-defined]
+            assert not pool.running(body["run_id"])  # not in the API's own pool
+        finally:
+            _purge(a.c)
+
+
 def _purge(c: Container) -> None:
     from kombu import Connection
 
