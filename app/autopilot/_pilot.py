@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -20,6 +21,7 @@ from app.autopilot._spec import JobSpec, show_duration
 from app.autopilot._store import AutopilotStore, JobRow
 from core.clock import Clock, FixedClock, SystemClock
 from core.errors import NotFoundError, TillerError, UnavailableError
+from core.ledger import VerifiedPoint
 from core.types import Timeframe
 
 if TYPE_CHECKING:
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from app.autopilot._settings import AutopilotSettings
     from app.bootstrap import Container
     from app.services.runs import RunView
+    from core.ledger import VerifyReport
     from policies.risk import Limits
 
 log = logging.getLogger("app.autopilot")
@@ -60,6 +63,8 @@ class Autopilot:
     store: AutopilotStore = field(init=False)
     market_time: datetime | None = None  # the newest as-of a replayed run reached
     warnings: list[str] = field(default_factory=list)
+    chain_point: VerifiedPoint | None = None  # where the last slot's chain check ended
+    chain_walked_at: float | None = None  # time.monotonic() of the last whole walk
 
     def __post_init__(self) -> None:
         self.store = AutopilotStore(self.container.ledger.engine)
@@ -117,7 +122,8 @@ class Autopilot:
         if why_not is not None:
             return SlotResult("skipped", f"skipped: {why_not}")
         rc = self.run_container(spec, remaining)
-        hold_if_chain_broken(rc)  # a broken chain halts trading: research goes on, no orders
+        # A broken chain halts trading: research goes on, no orders.
+        hold_if_chain_broken(rc, self.verify_chain())
         request = RunRequest(symbols=spec.symbols, as_of=as_of, mode=spec.approval,
                              timeframe=spec.timeframe)  # fmt: skip
         origin = {"surface": "autopilot", "job": spec.name, "slot": slot.isoformat()}
@@ -132,6 +138,21 @@ class Autopilot:
         self._notify_run(spec, view)
         return SlotResult("done", summarize(view, spec), run_id, run_cost(rc, run_id),
                           awaiting=view.status == "awaiting_approval")  # fmt: skip
+
+    def verify_chain(self) -> VerifyReport:
+        """The audit chain as a slot checks it: the entries written since the last check,
+        and the whole chain at the first slot and every ``full_audit_every_s`` after (an
+        edit of an older entry, possible only past the database's triggers, is found by
+        then; the executor still walks it all before sending)."""
+        now = time.monotonic()
+        whole = (self.chain_point is None or self.chain_walked_at is None
+                 or now - self.chain_walked_at >= self.settings.full_audit_every_s)  # fmt: skip
+        audit = self.container.ledger.audit
+        report = audit.verify() if whole else audit.verify(since=self.chain_point)
+        if whole:
+            self.chain_walked_at = now
+        self.chain_point = VerifiedPoint.of(report)
+        return report
 
     def _blocked(self, spec: JobSpec) -> str | None:
         if spec.mode == "live":

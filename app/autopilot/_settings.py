@@ -32,6 +32,11 @@ class AutopilotSettings(BaseSettings):
     mark_every_s: float = Field(
         300.0, ge=0.05, le=86_400, description="Seconds between marks to market."
     )
+    full_audit_every_s: float = Field(
+        3600.0, ge=0, le=86_400,
+        description="Seconds between whole walks of the audit chain; between them each slot "
+        "checks only the entries written since the last slot (0: the whole chain every slot).",
+    )  # fmt: skip
     notify_webhook: AnyHttpUrl | None = Field(
         None,
         validation_alias="TILLER_NOTIFY_WEBHOOK",

@@ -25,6 +25,7 @@ from core.ledger.audit import (
     AuditKind,
     AuditLog,
     ChainProblem,
+    VerifiedPoint,
     VerifyReport,
 )
 from core.ledger.ledger import Ledger
@@ -120,6 +121,7 @@ __all__ = [
     "StaleStateError",
     "UnknownOrderError",
     "UnknownRecordError",
+    "VerifiedPoint",
     "VerifyReport",
     "head_file_path",
     "open_ledger",

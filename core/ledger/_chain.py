@@ -106,6 +106,24 @@ def unreadable_report(detail: str) -> VerifyReport:
     return VerifyReport(False, 0, 0, "", problem=ChainProblem.UNREADABLE, detail=detail)
 
 
+@dataclass(frozen=True, slots=True)
+class VerifiedPoint:
+    """Where an earlier verification ended: entry ``seq`` with ``hash`` (and the first
+    keyed entry, so a later plain one is still a downgrade). ``AuditLog.verify(since=)``
+    walks only the entries after it."""
+
+    seq: int
+    hash: str
+    keyed_from: int | None = None
+
+    @classmethod
+    def of(cls, report: VerifyReport) -> VerifiedPoint | None:
+        """The end of a chain ``report`` found intact; None for a broken one."""
+        if not report.ok:
+            return None
+        return cls(report.head_seq, report.head_hash, report.keyed_from)
+
+
 class _Problem(NamedTuple):
     seq: int
     problem: ChainProblem
@@ -132,8 +150,17 @@ class ChainVerifier:
         self._seen: dict[int, str] = {}  # hashes at the anchors' seqs
         self._seen_hashes: set[str] = set()  # for anchors without a seq
 
-    def run(self) -> VerifyReport:
-        after, prev_hash = None, GENESIS_HASH
+    def run(self, since: VerifiedPoint | None = None) -> VerifyReport:
+        """Walk the whole chain, or only the entries after ``since`` (checked first to be
+        still where it was: a log rewritten from there or earlier is REWRITTEN)."""
+        after: int | None = None
+        prev_hash = GENESIS_HASH
+        if since is not None and since.seq > 0:
+            problem = self._check_point(since)
+            if problem is not None:
+                return self._report(since.seq, *problem)
+            after, prev_hash = since.seq, since.hash
+            self.anchors = tuple(a for a in self.anchors if a.seq is not None and a.seq > after)
         outcome = self._walk(after, prev_hash)
         while isinstance(outcome, _Problem):
             ack = self._acknowledgement(outcome.seq)
@@ -147,6 +174,29 @@ class ChainVerifier:
             or self._check_anchors(outcome.seq)
             or self._report(None, None, None)
         )
+
+    def _check_point(self, since: VerifiedPoint) -> tuple[ChainProblem, str] | None:
+        """The entry an earlier pass ended at: still there, still matching its hash."""
+        try:
+            row = self.conn.execute(
+                select(AuditRow.__table__).where(AuditRow.seq == since.seq)
+            ).first()
+        except (ValueError, TypeError) as exc:
+            return ChainProblem.EDITED, f"unreadable entry ({exc})"
+        if row is None or row.hash != since.hash:
+            return ChainProblem.REWRITTEN, (
+                f"entry {since.seq} is not the one verified before: the log was rewritten "
+                "from there or earlier"
+            )
+        earlier = since.keyed_from is not None and since.keyed_from < since.seq
+        self.keyed_from = since.keyed_from if earlier else None
+        recomputed = self._digest(row)
+        if isinstance(recomputed, tuple):
+            return recomputed
+        if not hmac.compare_digest(recomputed, row.hash):
+            return ChainProblem.EDITED, f"entry {row.seq} does not match its hash"
+        self.keyed_from = since.keyed_from
+        return None
 
     # -- the walk -------------------------------------------------------------------------
     def _walk(self, after: int | None, prev_hash: str) -> _Problem | _End:

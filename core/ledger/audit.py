@@ -42,6 +42,7 @@ from core.ledger._chain import (
     AuditChainError,
     ChainProblem,
     ChainVerifier,
+    VerifiedPoint,
     VerifyReport,
     unreadable_report,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "AuditKind",
     "AuditLog",
     "ChainProblem",
+    "VerifiedPoint",
     "VerifyReport",
 ]
 
@@ -211,13 +213,20 @@ class AuditLog:
                 return None
         return None if row is None else _entry(row)
 
-    def verify(self, *, expect_head: str | None = None) -> VerifyReport:
+    def verify(
+        self, *, expect_head: str | None = None, since: VerifiedPoint | None = None
+    ) -> VerifyReport:
         """Walk the whole chain from the first entry; report the first problem found.
 
         Besides the chain itself, the head recorded outside the database (``head_file``)
         and ``expect_head`` (a head hash kept elsewhere) must still be in it: a chain
         that is shorter than, or diverges from, a head once recorded is broken. Tables
         that cannot be read are reported (``UNREADABLE``), never raised.
+
+        ``since`` (the end of an earlier pass that found the chain intact,
+        ``VerifiedPoint.of(report)``) walks only the entries after it, having checked that
+        its entry is still there unchanged; an edit of an entry before it is found by the
+        next whole walk, so callers that verify often walk the whole chain now and then.
         """
         anchors, anchor_error, recorded = self._anchors(expect_head)
         try:
@@ -226,7 +235,7 @@ class AuditLog:
                     # One snapshot for head, count and entries, despite concurrent appends.
                     conn = conn.execution_options(isolation_level="REPEATABLE READ")
                 with conn.begin():
-                    report = ChainVerifier(conn, key=self._key, anchors=anchors).run()
+                    report = ChainVerifier(conn, key=self._key, anchors=anchors).run(since)
         except SQLAlchemyError as exc:
             return unreadable_report(f"the audit tables cannot be read: {_first_line(exc)}")
         if report.ok and anchor_error is not None:

@@ -29,15 +29,12 @@ from core.types import OrderStatus
 from tests.fakes._http import Reply, Request
 from tests.fakes.binance_server import FakeBinance
 
-BARS = Path(__file__).resolve().parents[3] / "shared" / "data" / "market" / "crypto_1d"
 RESTRICTIONS = "/sapi/v1/account/apiRestrictions"
 DEPOSIT = Decimal(20_000)
 # The last stored bar (2025-06-30) closed at midnight: half an hour later its bars are current.
 WALL = datetime(2025, 7, 1, 0, 30, tzinfo=UTC)
 
-pytestmark = pytest.mark.skipif(
-    not (BARS / "BTCUSDT_1d.csv").exists(), reason=f"the shared market data is not at {BARS}"
-)
+pytestmark = pytest.mark.shared_data
 
 
 def tiller(*args: str) -> tuple[int, str, str]:
@@ -49,6 +46,15 @@ def trade_only_key(_server: FakeBinance, _request: Request) -> Reply:
     return Reply(200, {"ipRestrict": False, "enableReading": True,
                        "enableSpotAndMarginTrading": True,
                        "enableWithdrawals": False})  # fmt: skip
+
+
+@pytest.fixture
+def btc_bars(market_dir: Path) -> Path:
+    """Binance's daily BTC/USDT bars (2017-08 to 2025-06) from the shared data."""
+    path = market_dir / "crypto_1d" / "BTCUSDT_1d.csv"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    return path
 
 
 @pytest.fixture
@@ -75,10 +81,10 @@ def posts(server: FakeBinance) -> int:
 
 
 def test_live_job_trades_on_the_exchange_within_the_profile_and_a_halt_stops_it(
-    fake: FakeBinance,
+    fake: FakeBinance, btc_bars: Path
 ) -> None:
     # Arrange: Binance's bars imported through the CLI, a live job added through the CLI.
-    code, out, err = tiller("data", "import", str(BARS / "BTCUSDT_1d.csv"),
+    code, out, err = tiller("data", "import", str(btc_bars),
                             "--symbol", "BTC/USDT", "--json")  # fmt: skip
     assert code == 0, err
     code, out, err = tiller("autopilot", "add", "--name", "btc", "--symbols", "BTC/USDT",
@@ -144,9 +150,9 @@ def test_live_job_trades_on_the_exchange_within_the_profile_and_a_halt_stops_it(
 
 
 def test_live_job_on_bars_that_ended_long_ago_then_skipped_never_replayed(
-    fake: FakeBinance,
+    fake: FakeBinance, btc_bars: Path
 ) -> None:
-    code, _, err = tiller("data", "import", str(BARS / "BTCUSDT_1d.csv"), "--symbol", "BTC/USDT")
+    code, _, err = tiller("data", "import", str(btc_bars), "--symbol", "BTC/USDT")
     assert code == 0, err
     code, _, err = tiller("autopilot", "add", "--name", "btc", "--symbols", "BTC/USDT",
                           "--every", "1h", "--mode", "live")  # fmt: skip
