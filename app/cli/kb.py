@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from app.cli import sentiment as _sentiment
@@ -87,25 +87,45 @@ def _open_kb(*, primers: bool = True, quiet: bool = False) -> Iterator[Any]:
 
 @contextmanager
 def _progress(quiet: bool, what: str) -> Iterator[Any]:
-    """A progress bar on stderr for long ingests; silent in --json mode or off a TTY."""
+    """A progress bar on stderr for long ingests, with passages per second and the time
+    left; silent in --json mode or off a TTY."""
     if quiet or not err.is_terminal:
         yield None
         return
     columns = (
         TextColumn(f"ingesting {what}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        TextColumn("{task.fields[files]}"),
+        TextColumn("{task.fields[speed]}"),
+        TextColumn("{task.fields[eta]}"),
         TimeElapsedColumn(),
         TextColumn("{task.description}"),
     )
     with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task("", total=None)
+        task = bar.add_task("", total=None, files="", speed="", eta="")
+        yield _IngestBar(bar, task)
 
-        def update(done: int, total: int, label: str) -> None:
-            label = safe(label[:50], one_line=True)
-            bar.update(task, completed=done, total=total, description=label)
 
-        yield update
+class _IngestBar:
+    """What ingestion reports (``rag_index.ingest.PassageProgress``) shown on the bar:
+    files (or documents) done, passages written per second, and the time left from the
+    share of the source bytes done so far."""
+
+    def __init__(self, bar: Progress, task: Any) -> None:
+        self._bar = bar
+        self._task = task
+
+    def __call__(self, done: int, total: int, label: str) -> None:
+        label = safe(label[:50], one_line=True)
+        self._bar.update(self._task, files=f"{done}/{total}", description=label)
+
+    def passages(self, written: int, seconds: float, share: float) -> None:
+        speed = f"{written:,} passages, {written / seconds:.1f}/s" if seconds > 0 else ""
+        eta = ""
+        if 0 < share < 1 and seconds > 0:
+            left = round(seconds * (1 - share) / share)
+            eta = f"ETA {left // 60}:{left % 60:02d}"
+        self._bar.update(self._task, completed=share, total=1.0, speed=speed, eta=eta)
 
 
 def _not_empty(query: str | None) -> None:
