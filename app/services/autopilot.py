@@ -192,9 +192,12 @@ def status(c: Container, settings: AutopilotSettings | None = None) -> Autopilot
         from app.autopilot import load_autopilot_settings
 
         settings = load_autopilot_settings()
-    record = c.ledger.load_risk_state("paper")
+    jobs = list_jobs(c)
+    # The state of the venue the jobs trade: the exchange once a live job may trade there.
+    live = settings.live and c.live_venue and any(j.mode == "live" for j in jobs)
+    record = c.ledger.load_risk_state(c.settings.trading_venue.strip().lower() if live else "paper")
     return AutopilotStatus(
-        leader=leader(c), jobs=list_jobs(c),
+        leader=leader(c), jobs=jobs,
         trading_state=None if record is None else record.trading_state,
         live_switches={
             "trading_venue_not_paper": c.settings.trading_venue.strip().lower() != "paper",

@@ -145,6 +145,9 @@ def test_live_job_trades_on_the_exchange_within_the_profile_and_a_halt_stops_it(
     assert outcome.startswith(("no_trade", "denied")), outcome  # research on, no orders
     assert posts(fake) == 1 and len(c.ledger.orders(venue="binance")) == 1
     assert c.executor().risk_state().trading_state.value == "halted"
+    code, out, err = tiller("autopilot", "status", "--json")
+    assert code == 0, err
+    assert json.loads(out)["trading_state"] == "halted"  # the exchange's, not paper's
     code, _, err = tiller("audit", "verify", "--json")
     assert code == 0, err
 
