@@ -59,7 +59,7 @@ def test_replaying_an_approval_request_or_its_token_then_one_order(attack: Attac
         assert replayed.status_code == 200
         assert replayed.headers["idempotent-replayed"] == "true"
         no_key = w.client.post(url, json=APPROVE, headers=w.h("trader"))
-        assert no_key.status_code == 409 and "already finished" in no_key.json()["detail"]
+        assert no_key.status_code == 409 and "already decided" in no_key.json()["detail"]
         assert len(w.orders()) == len(view["pending"]["proposals"])
         # The token, kept from before the approval, handed to the executor again: the
         # order it names is known, nothing is sent; asking the risk officer again for the
@@ -127,7 +127,10 @@ def test_an_approval_after_expiry_is_refused(attack: Attack) -> None:
         wall.advance(timedelta(minutes=31))
         assert Leader(pilot=pilot, lock=ProcessLock(), workers=0).expire_approvals() == [run_id]
         after = w.client.post(f"/v1/runs/{run_id}/approval", json=APPROVE, headers=w.h("trader"))
-        assert after.status_code == 409 and "already finished" in after.json()["detail"]
+        assert (
+            after.status_code == 409
+            and "already decided (reject by autopilot" in after.json()["detail"]
+        )
         assert attack.sent == [] and w.orders() == []
         invariants(attack, w.c, run_id)
 

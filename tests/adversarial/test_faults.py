@@ -14,7 +14,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -37,22 +36,33 @@ class Killed(BaseException):
     """Stands for SIGKILL: nothing after it runs, nothing catches it."""
 
 
-def _kill_at(node: str, status: str = "started") -> Callable[[dict[str, Any]], None]:
-    def progress(chunk: dict[str, Any]) -> None:
-        if chunk.get("node") == node and chunk.get("status") == status:
+def _dies_at(monkeypatch: pytest.MonkeyPatch, node: str, status: str = "started") -> None:
+    """The next run "dies" in ``node``'s own thread as the node starts (or finishes):
+    where a real process would be killed, with nothing else of it running on."""
+    from agents.record import RunRecorder
+
+    real = RunRecorder.event
+
+    def event(self: RunRecorder, at: str, kind: str, payload: Any) -> None:
+        if at == node and kind == f"node_{status}":
+            monkeypatch.setattr(RunRecorder, "event", real)  # the next process lives
             raise Killed(f"killed at {node} {status}")
+        real(self, at, kind, payload)
 
-    return progress
+    monkeypatch.setattr(RunRecorder, "event", event)
 
 
-def test_a_run_killed_at_every_node_resumes_and_sends_nothing_twice(attack: Attack) -> None:
+def test_a_run_killed_at_every_node_resumes_and_sends_nothing_twice(
+    attack: Attack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """One auto run, killed as each node starts in turn (the checkpoint holds every node
     finished before it), resumed each time by a fresh container (a new process)."""
     c = attack.container()
     run_id = begin_run(c, AUTO_MSFT, {"surface": "test"}).run_id
     for node in NODES:
+        _dies_at(monkeypatch, node)
         with pytest.raises(Killed):
-            drive_run(attack.container(), run_id, _kill_at(node))
+            drive_run(attack.container(), run_id)
         assert show_run(c, run_id).status == "running"
     done = resume_run(attack.container(), run_id)
     assert done.status == "succeeded", done.error
@@ -62,8 +72,9 @@ def test_a_run_killed_at_every_node_resumes_and_sends_nothing_twice(attack: Atta
     assert len(attack.sent) == len(orders)
     # And killed after execute finished (sent and recorded, the run not yet closed).
     second = begin_run(c, RunRequest(symbols=["MSFT", "AAPL"], mode="auto"), None).run_id
+    _dies_at(monkeypatch, "execute", "finished")
     with pytest.raises(Killed):
-        drive_run(attack.container(), second, _kill_at("execute", "finished"))
+        drive_run(attack.container(), second)
     sent = len(attack.sent)
     assert resume_run(attack.container(), second).status == "succeeded"
     assert len(attack.sent) == sent  # the resumed execute found its orders; none re-sent
