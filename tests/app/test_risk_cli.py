@@ -45,6 +45,16 @@ def test_status_halt_resume_round_trip_is_audited() -> None:
     assert code == 0
 
 
+def test_resume_accepting_the_losses_then_the_breakers_restart_at_the_equity_marked_now() -> None:
+    invoke("risk", "halt", "--reason", "drill")
+    code, out, err = invoke("risk", "resume", "--reason", "losses reviewed", "--accept-losses")
+    assert code == 0, err
+    assert "losses accepted: the breakers restart at equity 100000" in out
+    code, out, _ = invoke("risk", "status", "--json")
+    state = json.loads(out)["state"]
+    assert state["peak_equity"] == state["day_start_equity"] == "100000"
+
+
 def test_resume_requires_the_reason_option() -> None:
     code, _, err = invoke("risk", "resume")
     assert code == 2 and "--reason" in err
