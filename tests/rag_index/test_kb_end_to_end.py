@@ -26,7 +26,7 @@ FILES = (
     "aapl-10-k-2024-11-01.html",  # public 2024-11-01
     "aapl-10-q-2025-08-01.html",  # public 2025-08-01
     "bke-8-k-ex99-1.html",  # press release dated 2024-11-22
-    "flws-8-k.html",  # no publication date anywhere: excluded from any as-of search
+    "flws-8-k.html",  # dated only on its signature page: 2023-12-15
 )
 
 
@@ -75,7 +75,7 @@ def _published(hit_date: datetime | None) -> datetime:
 def test_search_when_as_of_precedes_every_filing_then_nothing_from_later_is_returned(
     kb: KnowledgeBase, mode: str
 ) -> None:
-    as_of = datetime(2024, 6, 30, tzinfo=UTC)
+    as_of = datetime(2023, 6, 30, tzinfo=UTC)
 
     hits = kb.search("supply chain risks", 50, Filters(collection=None, as_of=as_of), mode)  # type: ignore[arg-type]
 
@@ -93,7 +93,7 @@ def test_search_when_as_of_between_filings_then_only_earlier_ones_and_k_is_fille
     assert len(hits) == 20  # the filter runs inside the search, so k is still filled
     for hit in hits:
         assert _published(hit.chunk.published_at) <= as_of
-    assert {h.chunk.form for h in hits} <= {"10-K", "EX-99.1"}
+    assert {h.chunk.form for h in hits} <= {"10-K", "EX-99.1", "8-K"}
 
 
 def test_search_when_filing_day_given_then_filing_is_not_yet_public(kb: KnowledgeBase) -> None:
@@ -255,7 +255,7 @@ def test_cli_search_json_when_as_of_then_no_hit_is_later(
     state_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     code, stdout = _cli(
-        state_dir, monkeypatch, "kb", "search", "revenue", "--as-of", "2024-06-30", "--json"
+        state_dir, monkeypatch, "kb", "search", "revenue", "--as-of", "2023-06-30", "--json"
     )
     assert code == 0, stdout
     assert json.loads(stdout) == []
@@ -295,7 +295,7 @@ def test_cli_search_queries_when_batch_then_one_line_per_query_in_order(
     queries.write_text(
         '{"id": "a", "query": "supply chain", "ticker": "AAPL", "k": 2}\n'
         "\n"
-        '{"id": "b", "query": "dividend", "as_of": "2024-06-30"}\n'
+        '{"id": "b", "query": "dividend", "as_of": "2023-06-30"}\n'
         '{"id": "c", "querry": "typo"}\n',
         encoding="utf-8",
     )
@@ -319,4 +319,6 @@ def test_cli_list_json_when_ingested_then_metadata_and_missing_fields_reported(
     records = {Path(r["source"]).name: r for r in json.loads(stdout)}
     assert set(records) == set(FILES)
     assert records["aapl-10-k-2024-11-01.html"]["fiscal_period"] == "FY2024"
-    assert "published_at" in records["flws-8-k.html"]["missing"]
+    flws = records["flws-8-k.html"]  # its name states no date; its signature page does
+    assert "published_at" not in flws["missing"]
+    assert flws["metadata_sources"]["published_at"] == "signature page"
