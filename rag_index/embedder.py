@@ -142,7 +142,9 @@ class SentenceTransformerEmbedder:
                 f"TILLER_EMBEDDING_BACKEND=onnx but {reason}; install onnxruntime and onnx "
                 "(pip install 'tiller') or set TILLER_EMBEDDING_BACKEND=torch"
             )
-        _log.info("embedding with torch: %s", reason)
+        # Missing onnxruntime is a choice; a failed export costs speed the user should know of.
+        log = _log.warning if reason and "failed" in reason else _log.info
+        log("embedding with torch: %s", reason)
         self.backend = "torch"
         return None
 

@@ -190,13 +190,18 @@ def ingest_documents(
     started = time.perf_counter()
     tracker = _Tracker(progress)
     n = len(documents)
+    # The share done is weighed by text length: one 10-K outweighs a dozen news items.
+    total = max(1, sum(len(document.text) for document in documents))
+    before = 0
     for done, document in enumerate(documents, start=1):
         label = document.title or document.source
+        after = before + len(document.text)
         _ingest_one(
             document, store, embedder, collection, config, report, tracker,
-            ((done - 1) / n, done / n),
+            (before / total, after / total),
         )  # fmt: skip
-        tracker.report(done / n)
+        before = after
+        tracker.report(before / total)
         if progress is not None:
             progress(done, n, label)
     report.seconds += time.perf_counter() - started

@@ -126,7 +126,10 @@ def test_parsing_in_a_second_process_stores_what_one_process_does(
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
     serial = LocalStore(tmp_path / "serial", 384)
     parallel = LocalStore(tmp_path / "parallel", 384)
-    one = ingest_path(folder, serial, onnx_embedder, parallel=False)
+    in_order = Recorder()
+    one = ingest_path(folder, serial, onnx_embedder, progress=in_order, parallel=False)
+    assert in_order.shares == sorted(in_order.shares) and in_order.shares[-1] == 1.0
+    assert in_order.written[-1] == one.chunks
     recorder = Recorder()
     two = ingest_path(folder, parallel, onnx_embedder, progress=recorder, parallel=True)
     assert sorted(two.added) == sorted(one.added) and two.chunks == one.chunks > 0
