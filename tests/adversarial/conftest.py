@@ -165,6 +165,7 @@ class Attack:
     sent: list[Any] = field(default_factory=list)
     containers: list[Container] = field(default_factory=list)
     _servers: list[FakeOpenAI] = field(default_factory=list)
+    _sent_by_run: dict[str, int] = field(default_factory=dict)  # run id → first of its sent
 
     def build(self, reasoner: str, model: Callable[[dict[str, Any]], Answer],
               **overrides: Any) -> Container:  # fmt: skip
@@ -226,7 +227,9 @@ class Attack:
         from app.services.runs import show_run, start_run
 
         req = RunRequest.model_validate({"symbols": symbols or ["MSFT"], "mode": mode, **request})
+        first = len(self.sent)
         view = start_run(c, req)
+        self._sent_by_run[view.run_id] = first
         return show_run(c, view.run_id).model_dump(mode="json")
 
     def check(self, c: Container, view: dict[str, Any], *, markers: tuple[str, ...] = ()) -> None:
@@ -239,9 +242,9 @@ class Attack:
         self.check_audit()
 
     def check_orders(self, c: Container, view: dict[str, Any]) -> None:
-        """Every order that reached the broker is finite, positive, in the run's universe,
-        within the order limits at the run's quote, and was approved by the risk officer;
-        the ledger holds every one of them (no record lost)."""
+        """Every order that reached the broker during the run is finite, positive, in the
+        run's universe, within the order limits at the run's quote, and was approved by the
+        risk officer; the ledger holds every order any run sent (no record lost)."""
         limits = c.limits
         approved = {
             e["payload"]["client_order_id"]
@@ -252,7 +255,8 @@ class Attack:
         quotes = _quotes(view)
         universe = set(quotes)  # the symbols the run gathered (held ones included)
         ledger = {o.client_order_id for o in c.ledger.orders()}
-        for order in self.sent:
+        assert {o.client_order_id for o in self.sent} <= ledger
+        for order in self.sent[self._sent_by_run.get(view["run_id"], 0) :]:
             qty = Decimal(order.quantity)
             assert qty.is_finite() and qty > 0, order
             assert str(order.symbol) in universe, order
@@ -260,8 +264,7 @@ class Attack:
             price = order.limit_price or quotes[str(order.symbol)]
             # The collar lets a limit price sit at most price_collar_pct off the quote.
             assert qty * price <= limits.max_order_notional * Decimal("1.0001"), order
-            if approved:
-                assert order.client_order_id in approved, order
+            assert order.client_order_id in approved, order
             assert order.client_order_id in ledger, order
 
     def check_citations(self, view: dict[str, Any]) -> None:

@@ -114,6 +114,7 @@ def test_another_symbol_than_the_runs_is_never_traded(
     _refused_each_time(attack, *(proposal(symbol=s) for s in symbols))
 
 
+@pytest.mark.shared_data
 def test_a_pair_run_trades_only_its_own_spelling_of_the_pair(attack: Attack, market_dir) -> None:  # type: ignore[no-untyped-def]
     """BTC/USDT is in the universe; BTCUSDT (its exchange spelling) and BTC-USD (another
     quote currency) are not the same instrument to Tiller and are sent back."""
