@@ -239,10 +239,11 @@ def test_postgres_session_terminated_mid_run_then_the_next_step_reconnects(
         database.__exit__(None, None, None)
 
 
+@pytest.mark.slow  # two runs with an LLM that times out and throttles
 def test_llm_timeouts_429s_and_garbage_mid_run_then_no_order_beyond_limits(
     attack: Attack,
 ) -> None:
-    script = ScriptedLLM([Text("A brief [1]."), Slow(5.0), Fail(429), Fail(429),
+    script = ScriptedLLM([Text("A brief [1]."), Slow(1.5), Fail(429), Fail(429),
                           Structured('{"proposals": [{"symbol": "MSFT", "quantity": '),
                           Structured("not json at all"), Fail(500)] + [Fail(429)] * 20)  # fmt: skip
     c = attack.container(script, llm_timeout_s=1.0, llm_max_retries=1)
@@ -300,6 +301,7 @@ def test_autopilot_runs_share_the_loaded_prices_models_and_signer() -> None:
     assert one.settings is not c.settings  # what a run may change stays its own
 
 
+@pytest.mark.slow  # two live slots over real HTTP (~20 s on a loaded 2-core machine)
 def test_exchange_faults_during_an_autopilot_cycle_never_send_an_order_twice(
     attack: Attack, home: Any, market_dir: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -351,7 +353,7 @@ def test_exchange_faults_during_an_autopilot_cycle_never_send_an_order_twice(
         assert not first.startswith("failed: internal error"), first
         fake.fail_next(4, 429)  # the exchange throttles whatever comes next
         pilot.mark_all()  # a problem in the mark's result, never an exception
-        fake.delay_next(1, 3.0, path="/api/v3/order", method="POST")  # placed, answered late
+        fake.delay_next(1, 1.0, path="/api/v3/order", method="POST")  # placed, answered late
         second = pilot.run_slot("btc", wall + timedelta(hours=1))
         assert not second.startswith("failed: internal error"), second
         pilot.mark_all()
