@@ -108,11 +108,11 @@ def add(
 @handle_errors
 def list_(json_: JsonOpt = False) -> None:
     """The jobs, their schedules, next runs and last outcomes."""
-    from app.services.autopilot import list_jobs
+    from app.services.autopilot import JobList, list_jobs
 
     views = list_jobs(container())
     if json_:
-        print_json([v.model_dump(mode="json") for v in views])
+        print_json(JobList(views).model_dump(mode="json"))
         return
     _jobs_table(views)
 
@@ -123,9 +123,9 @@ def remove(name: NameArg, json_: JsonOpt = False) -> None:
     """Remove a job (its past runs stay in `tiller runs list`)."""
     from app.services.autopilot import remove_job
 
-    remove_job(container(), name)
+    removed = remove_job(container(), name)
     if json_:
-        print_json({"removed": name})
+        print_json(removed.model_dump(mode="json"))
     else:
         out.print(f"removed {safe(name)}", highlight=False)
 
@@ -268,33 +268,20 @@ def stop(
     json_: JsonOpt = False,
 ) -> None:
     """Ask the running autopilot to finish its current run and stop."""
-    from app.services.autopilot import leader, request_stop
+    from app.services.autopilot import stop as stop_leader
 
-    c = container()
-    view = request_stop(c)
-    if not view.running:
-        if json_:
-            print_json({"stopped": True, "was_running": False})
-        else:
-            out.print("no autopilot is running on this ledger")
-        return
-
-    def still_up() -> bool:  # that leader, not one that was waiting to take over
-        now = leader(c)
-        return now.running and now.holder == view.holder and now.state == "running"
-
-    deadline = time.monotonic() + timeout
-    while timeout and time.monotonic() < deadline and still_up():
-        time.sleep(0.25)
-    done = not still_up()
+    outcome = stop_leader(container(), timeout)
+    done, holder = outcome.stopped, safe(outcome.holder or "?")
     if json_:
-        print_json({"stopped": done, "was_running": True, "holder": view.holder})
+        print_json(outcome.model_dump(mode="json"))
+    elif not outcome.was_running:
+        out.print("no autopilot is running on this ledger")
     elif done:
-        out.print(f"stopped the autopilot ({safe(view.holder or '?')})", highlight=False)
+        out.print(f"stopped the autopilot ({holder})", highlight=False)
     else:
-        out.print(f"asked the autopilot ({safe(view.holder or '?')}) to stop; it stops after "
-                  "its current run", highlight=False)  # fmt: skip
-    if not done and timeout:
+        out.print(f"asked the autopilot ({holder}) to stop; it stops after its current run",
+                  highlight=False)  # fmt: skip
+    if outcome.was_running and not done and timeout:
         raise typer.Exit(5)
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 
 from core.errors import ConfigError
 
@@ -58,6 +58,23 @@ class LeaderView(BaseModel):
     info: dict[str, Any]
 
 
+class JobList(RootModel[list[JobView]]):
+    """Every job, in the order they were added."""
+
+
+class JobRemoved(BaseModel):
+    removed: str
+
+
+class StopOutcome(BaseModel):
+    """What ``stop`` achieved: ``stopped`` is whether no leader runs now (true when none
+    did); ``holder`` names the leader that was asked."""
+
+    stopped: bool
+    was_running: bool
+    holder: str | None = None
+
+
 class AutopilotStatus(BaseModel):
     leader: LeaderView
     jobs: list[JobView]
@@ -97,12 +114,13 @@ def add_job(c: Container, spec: JobSpec, settings: AutopilotSettings) -> JobView
     return show_job(c, spec.name)
 
 
-def remove_job(c: Container, name: str) -> None:
+def remove_job(c: Container, name: str) -> JobRemoved:
     from app.autopilot._scheduler import editing, unschedule
 
     _store(c).remove(name)
     with editing(c.ledger.engine) as scheduler:
         unschedule(scheduler, name)
+    return JobRemoved(removed=name)
 
 
 def pause_job(c: Container, name: str) -> JobView:
@@ -212,3 +230,22 @@ def request_stop(c: Container) -> LeaderView:
     if view.running:
         _store(c).request_stop(c.clock.now())
     return view
+
+
+def stop(c: Container, timeout_s: float, poll_s: float = 0.25) -> StopOutcome:
+    """Ask the leader to stop and wait up to ``timeout_s`` (0: don't wait) for that leader
+    (not one that was waiting to take over) to be gone."""
+    import time
+
+    view = request_stop(c)
+    if not view.running:
+        return StopOutcome(stopped=True, was_running=False)
+
+    def still_up() -> bool:
+        now = leader(c)
+        return now.running and now.holder == view.holder and now.state == "running"
+
+    deadline = time.monotonic() + timeout_s
+    while timeout_s and time.monotonic() < deadline and still_up():
+        time.sleep(poll_s)
+    return StopOutcome(stopped=not still_up(), was_running=True, holder=view.holder)
