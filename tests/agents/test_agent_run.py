@@ -96,7 +96,7 @@ def test_approving_a_larger_quantity_is_refused_and_the_run_keeps_waiting(c: Con
 def test_a_finished_run_cannot_be_approved_again(c: Container) -> None:
     view = start_run(c, BUY)
     approve(c, view.run_id)
-    with pytest.raises(ConfigError, match="already finished"):
+    with pytest.raises(ConfigError, match="already decided"):
         approve(c, view.run_id)
     assert len(c.ledger.orders()) == 1
 

@@ -78,7 +78,7 @@ def test_a_run_started_over_http_streams_its_events_then_approval_sends_the_pape
     assert [p["symbol"] for p in book["positions"]] == ["MSFT"]
     again = a.client.post(f"/v1/runs/{run_id}/approval", json={"action": "approve"},
                           headers=a.h("trader"))  # fmt: skip
-    assert again.status_code == 409 and "already finished" in again.json()["detail"]
+    assert again.status_code == 409 and "already decided (approve by" in again.json()["detail"]
 
 
 def test_the_same_idempotency_key_sent_concurrently_starts_one_run_and_sends_orders_once(
