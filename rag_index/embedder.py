@@ -204,4 +204,8 @@ class SentenceTransformerEmbedder:
 
 
 def default_embedder(settings: Settings) -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(settings.embedding_model)
+    cache = os.environ.get("TILLER_MODEL_CACHE")
+    return SentenceTransformerEmbedder(
+        settings.embedding_model,
+        cache_dir=Path(cache).expanduser() if cache else settings.home / "models",
+    )
