@@ -128,7 +128,13 @@ def _drive_task(task: Any, run_id: str, plan: dict[str, Any]) -> str:
         "task_id": task.request.id,
         "redelivered": bool((task.request.delivery_info or {}).get("redelivered")),
     }  # fmt: skip
-    outcome = work_on(_WORKER["container"], run_id, plan, who)
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        outcome = work_on(_WORKER["container"], run_id, plan, who)
+    except (UnavailableError, OperationalError) as exc:  # the database, before the run
+        log.warning("run %s not taken yet (%s); trying again shortly", run_id, exc)
+        outcome = "busy"
     if outcome == "busy":
         raise task.retry(countdown=RETRY_BUSY_S, max_retries=None)
     return outcome
@@ -167,6 +173,10 @@ def work_on(c: Container, run_id: str, plan: dict[str, Any], who: dict[str, Any]
             return drive_here(rc, run_id).status
         except TillerError as exc:  # recorded with the run by the runner
             log.warning("run %s failed: %s", run_id, exc)
+            return "failed"
+        except Exception as exc:  # a bug: the run must not stay RUNNING for ever
+            log.exception("run %s failed with an internal error", run_id)
+            fail_run(c, run_id, f"internal error ({type(exc).__name__})")
             return "failed"
         finally:
             _settle(c, run_id, plan.get("reservation"))

@@ -359,3 +359,23 @@ def test_a_worker_applies_only_tighter_settings_than_its_own_from_a_queued_run(
     richer = _run_container(c, {"llm_max_cost_per_run_usd": "9"})
     assert richer.settings.llm_max_cost_per_run_usd == Decimal("0.50")
     assert load_limits(own, ceilings=c.limits) == c.limits  # an equal plan is accepted
+
+
+def test_a_bug_while_a_worker_drives_a_run_fails_the_run_saying_so_never_leaves_it_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.services import runs
+    from app.services.queue import work_on
+
+    c = build(home=tmp_path / "h")
+    view = begin_run(c, RunRequest(symbols=["AAPL"], as_of=EARLY))
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(runs, "drive_here", broken)
+    who = {"worker": "celery@w", "pid": 1, "task_id": "t", "redelivered": False}
+    assert work_on(c, view.run_id, {}, who) == "failed"
+    failed = show_run(c, view.run_id, events=False)
+    assert failed.status == "failed" and failed.error == "internal error (RuntimeError)"
+    assert [w["worker"] for w in failed.workers] == ["celery@w"]
