@@ -53,6 +53,8 @@ class Retriever:
     # 52 questions (MRR@10 0.674 at 1.0, 0.692 at 0.7, 0.712 at 0.5, 0.709 at 0.3). Chosen
     # on that same set, so the gain is an optimistic estimate.
     lexical_weight: float = 0.5
+    # The keyword leg searches with the filings' words (``rag_index._query``).
+    finance_words: bool = True
 
     def search(
         self, query: str, k: int = 10, filters: Filters | None = None, mode: Mode = "hybrid"
@@ -67,7 +69,7 @@ class Retriever:
         # The keyword leg searches with the filings' words for fiscal years and analyst
         # terms ("FY2022 capex"); bench/rag_pdf_eval.py: held-out page recall@10 0.83 ->
         # 1.00 single-document and whole-store, BM25 alone.
-        keywords = expand_query(query)
+        keywords = expand_query(query) if self.finance_words else query
         if mode == "lexical":
             return self.store.lexical_search(keywords, k, filters)
         vector = self.embedder.embed_query(query)
