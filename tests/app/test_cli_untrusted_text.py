@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from app.cli import app
 from app.cli._common import safe
 from app.cli.kb import documents_table
-from rag_index.types import DocumentRecord
+from app.services.documents import DocumentView
 
 runner = CliRunner()
 
@@ -42,10 +42,11 @@ def test_spec_name_with_a_clear_screen_escape_then_report_shows_it_escaped(
 
 
 def test_document_title_with_markup_and_escapes_then_kb_list_shows_them_literally() -> None:
-    record = DocumentRecord(
+    record = DocumentView(
         doc_id="d1", collection="default", source="evil.md", kind="markdown", sha256="0" * 64,
-        title="[bold red]Guaranteed\x1b[2J returns[/]", tickers=("AAPL",), company=None,
-        form=None, fiscal_period=None, published_at=None, url=None, n_chunks=1,
+        title="[bold red]Guaranteed\x1b[2J returns[/]", tickers=["AAPL"], company=None,
+        form=None, fiscal_period=None, published_at=None, url=None, passages=1, missing=[],
+        metadata_sources={}, pages=None, outline=[],
     )  # fmt: skip
     buffer = io.StringIO()
     Console(file=buffer, width=400, color_system=None).print(documents_table([record]))
