@@ -1,9 +1,14 @@
 """Agent runs end to end, offline: the real graph, the rules reasoner, the real risk
 officer, the paper broker and the ledger, on the bundled daily prices (which end on
-2013-03-01, so every run here is made as of that close with the clock fixed there)."""
+2013-03-01, so every run here is made as of that close with the clock fixed there).
+
+The core flow (wait, approve, paper order, audit; a second approval refused) runs on SQLite
+and on a fresh PostgreSQL database holding the ledger, the run record and the graph's
+checkpoints (skipped, saying why, when the server is unreachable)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,15 +18,29 @@ from agents.models import ApprovalDecision, RunRequest
 from app.bootstrap import Container, build
 from app.services.runs import decide_run, list_runs, show_run, start_run
 from core.errors import ConfigError, NotFoundError
+from tests.postgres import fresh_database
 
 # MSFT is a bundled symbol the rules want to buy on 2013-03-01 (a neutral 5 % weight
 # tilted slightly down by its trend).
 BUY = RunRequest(symbols=["MSFT"])
 
 
+# Tests marked with this run twice: on SQLite (the default) and on PostgreSQL.
+BOTH_DATABASES = pytest.mark.parametrize("c", ["sqlite", "postgresql"], indirect=True)
+
+
 @pytest.fixture
-def c() -> Container:
-    return build()
+def c(request: pytest.FixtureRequest) -> Iterator[Container]:
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield build()
+        return
+    with fresh_database("tiller_agent_run") as url:
+        built = build(database_url=url)
+        assert built.ledger.engine.dialect.name == "postgresql"
+        yield built
+        built.ledger.engine.dispose()
+        # The graph's checkpoints went to PostgreSQL too, not to the state folder's file.
+        assert not (built.settings.state_path / "checkpoints.sqlite3").exists()
 
 
 def approve(c: Container, run_id: str, qty: str | None = None) -> dict:
@@ -35,6 +54,7 @@ def filled(view: dict) -> list[dict]:
     return [o for o in view["report"]["orders"] if o["status"] == "filled"]
 
 
+@BOTH_DATABASES
 def test_copilot_run_waits_for_a_person_then_approval_executes_on_paper(c: Container) -> None:
     view = start_run(c, RunRequest(symbols=["AAPL", "MSFT"])).model_dump(mode="json")
     assert view["status"] == "awaiting_approval"
@@ -93,6 +113,7 @@ def test_approving_a_larger_quantity_is_refused_and_the_run_keeps_waiting(c: Con
     assert c.ledger.orders() == []
 
 
+@BOTH_DATABASES
 def test_a_finished_run_cannot_be_approved_again(c: Container) -> None:
     view = start_run(c, BUY)
     approve(c, view.run_id)

@@ -2,7 +2,9 @@
 rules reasoner, the real risk officer, the paper broker, the ledger): start in the
 background, follow the events, approve, see the order, the record and the audit chain.
 
-One container for the module: each run costs seconds, most of it loading models once."""
+One container for the module: each run costs seconds, most of it loading models once. The
+core flow also runs on a second container whose ledger, run records and graph checkpoints
+are in a fresh PostgreSQL database (skipped, saying why, when the server is unreachable)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import pytest
 from agents.models import RunRequest
 from app.services.runs import begin_run, drive_run, show_run
 from tests.app.api.api_support import Api, api, sse
+from tests.postgres import fresh_database
 
 # Bundled symbols the offline rules want to buy as of their last stored close. Later runs
 # name every symbol bought before: the risk officer needs a quote for each position.
@@ -29,6 +32,23 @@ def a(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         yield built
 
 
+@pytest.fixture(scope="module")
+def a_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    with fresh_database("tiller_api_runs") as url:
+        with api(tmp_path_factory.mktemp("api-runs-pg") / "home", database_url=url) as built:
+            assert built.c.ledger.engine.dialect.name == "postgresql"
+            yield built
+        built.c.ledger.engine.dispose()
+        # The graph's checkpoints went to PostgreSQL too, not to the state folder's file.
+        assert not (built.c.settings.state_path / "checkpoints.sqlite3").exists()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def on(request: pytest.FixtureRequest) -> Api:
+    """The module's SQLite app, or its PostgreSQL twin."""
+    return request.getfixturevalue("a" if request.param == "sqlite" else "a_pg")  # type: ignore[no-any-return]
+
+
 def start(a: Api, body: dict, **headers: str) -> str:
     response = a.client.post("/v1/runs", json=body, headers=a.h("trader", **headers))
     assert response.status_code == 202, response.text
@@ -41,8 +61,9 @@ def follow(a: Api, run_id: str, after: int = 0) -> list[dict]:
 
 
 def test_a_run_started_over_http_streams_its_events_then_approval_sends_the_paper_order(
-    a: Api,
+    on: Api,
 ) -> None:
+    a = on
     run_id = start(a, MSFT)
     events = follow(a, run_id)
     names = [e["event"] for e in events]
