@@ -206,3 +206,29 @@ def test_ask_backtest_run_the_agents_approve_and_see_the_order_on_the_portfolio_
         "chat-proposal.png", "chat.png", "narrow-chat.png", "narrow-portfolio.png",
         "portfolio.png", "risk.png", "runs.png",
     ]  # fmt: skip
+
+
+PAYLOAD = "<img src=x onerror=\"document.title='pwned';alert(1)\"><script>alert(2)</script>"
+
+
+def test_markup_in_a_message_is_shown_as_text_and_never_runs_in_the_browser(
+    server: str, browser: Any
+) -> None:
+    # Adversarial catalogue, family 5: what a person types (or pastes from a web page) is
+    # echoed by the chat and may reach the answer; the browser must show it, not run it.
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(server)
+    page.get_by_test_id("stChatInput").wait_for(timeout=SLOW)
+    title = page.title()
+
+    send(page, f"{STRATEGY} {PAYLOAD}")
+    page.get_by_text("onerror=", exact=False).first.wait_for(timeout=SLOW)
+    settled(page)
+
+    assert dialogs == [] and page.title() == title
+    assert page.locator("img[src='x']").count() == 0
+    assert page.locator("script", has_text="alert(2)").count() == 0
+    shown = page.get_by_test_id("stChatMessage").first.inner_text()
+    assert "<script>alert(2)</script>" in shown and "<img src=x" in shown
