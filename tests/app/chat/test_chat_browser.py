@@ -218,7 +218,12 @@ def test_markup_in_a_message_is_shown_as_text_and_never_runs_in_the_browser(
     # echoed by the chat and may reach the answer; the browser must show it, not run it.
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def opened(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", opened)
     page.goto(server)
     page.get_by_test_id("stChatInput").wait_for(timeout=SLOW)
     title = page.title()
