@@ -36,6 +36,13 @@ class DecisionTakenError(ConfigError):
     """Someone else answered the run's pause first (the API answers 409)."""
 
 
+def _taken(run_id: str) -> DecisionTakenError:
+    return DecisionTakenError(
+        f"run {run_id} is no longer waiting for an approval: another decision on it was made "
+        "meanwhile (`tiller runs show` says which)"
+    )
+
+
 Progress = Callable[[dict[str, Any]], None]
 # Built per run by the composition root: the run's clock and id in, dependencies out.
 ContextFactory = Callable[[Clock, str], AgentContext]
@@ -109,9 +116,16 @@ class AgentRunner:
     def decide(
         self, run_id: str, decision: ApprovalDecision, progress: Progress | None = None
     ) -> RunResult:
-        self._running(run_id)
+        try:
+            self._running(run_id)
+        except ConfigError:
+            if self._answered(run_id):  # another decision won the race and finished it
+                raise _taken(run_id) from None
+            raise
         pending = self.pending(run_id)
         if pending is None:
+            if self._answered(run_id):  # another decision won the race and resumed it
+                raise _taken(run_id)
             raise ConfigError(f"run {run_id} is not waiting for an approval")
         if decision.quantity is not None:
             proposals = pending.get("proposals", [])
@@ -127,12 +141,17 @@ class AgentRunner:
         # approving at once would otherwise both resume the graph and both execute.
         if self.runlog.append_if_last(run_id, "awaiting_approval", "approval", "human_action",
                                       answer) is None:  # fmt: skip
-            raise DecisionTakenError(
-                f"run {run_id} is no longer waiting for an approval: another decision on it "
-                "was made meanwhile (`tiller runs show` says which)"
-            )
+            raise _taken(run_id)
         command: Command[Any] = Command(resume={**answer, RECORDED: True})
         return self._drive(run_id, command, progress)
+
+    def _answered(self, run_id: str) -> bool:
+        """A decision is recorded after the run's last pause."""
+        kinds = [e.kind for e in self.runlog.events(run_id)]
+        if "awaiting_approval" not in kinds:
+            return False
+        last_pause = len(kinds) - 1 - kinds[::-1].index("awaiting_approval")
+        return "human_action" in kinds[last_pause:]
 
     def pending(self, run_id: str) -> dict[str, Any] | None:
         snapshot = self.graph.get_state(_config(run_id))

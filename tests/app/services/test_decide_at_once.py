@@ -74,3 +74,19 @@ def test_an_approval_of_a_run_decided_already_says_by_whom_and_how(tmp_path: Pat
     decide_run(c, view.run_id, ApprovalDecision(action="reject", operator="alice"))
     with pytest.raises(ConfigError, match=r"already decided \(reject by alice at "):
         decide_run(c, view.run_id, ApprovalDecision(action="approve", operator="bob"))
+
+
+def test_a_decision_that_loses_the_race_after_the_winner_resumed_is_told_another_decided(
+    tmp_path: Path,
+) -> None:
+    # The loser may pass the service's "awaiting approval" check and reach the runner only
+    # once the winner has resumed the graph, or finished the run: it must still be told
+    # that another decision was made, not that the run was never waiting.
+    from agents.runner import DecisionTakenError
+    from app.services.runs import runner
+
+    c = build(home=tmp_path / "home")
+    view = start_run(c, RunRequest(symbols=["MSFT"]))
+    decide_run(c, view.run_id, ApprovalDecision(action="approve", operator="alice"))
+    with runner(c) as r, pytest.raises(DecisionTakenError, match="another decision"):
+        r.decide(view.run_id, ApprovalDecision(action="approve", operator="bob"))
