@@ -20,8 +20,8 @@ from lxml import etree, html
 
 from core.errors import DataError
 from knowledge_base._cover import (
-    cover_page_fiscal_period,
     cover_page_tickers,
+    fiscal_period_stated,
     later_of_filed,
     stated_date,
 )
@@ -235,9 +235,10 @@ def load_html(path: Path, data: bytes) -> Document:
         first_fact(facts, "dei:DocumentFiscalYearFocus"),
         first_fact(facts, "dei:DocumentFiscalPeriodFocus"),
     )
-    if not period and form and form.startswith("10-K"):
-        period = cover_page_fiscal_period(head_text)
-        stated.update({"fiscal_period": "cover page"} if period else {})
+    text = "\n".join(block.text for block in parsed.blocks)
+    if not period:  # plain EDGAR HTML: a 10-K's cover page, a 10-Q's statements and notes
+        period, period_source = fiscal_period_stated(form, head_text, text)
+        stated.update({"fiscal_period": period_source} if period and period_source else {})
     stated_tickers = ixbrl_tickers(facts)
     if not stated_tickers:  # plain EDGAR HTML: the cover page's Section 12(b) table
         stated_tickers = cover_page_tickers(head_text.replace(" | ", " "))
@@ -245,7 +246,6 @@ def load_html(path: Path, data: bytes) -> Document:
     tickers = stated_tickers or ((named.ticker,) if named.ticker else ())
     # The same dates as a PDF of the filing gives: its signature page or a release's
     # dateline, never earlier than EDGAR's date in the file name.
-    text = "\n".join(block.text for block in parsed.blocks)
     published_at, date_source = later_of_filed(named.filed, stated_date(text, head_text, form))
     if date_source:
         stated["published_at"] = date_source

@@ -12,10 +12,12 @@ The contract every loader keeps:
   it is never guessed. ``metadata_sources`` says where each field that *was* found came
   from: ``"document"`` (its own structured statements: iXBRL facts, a front matter, a
   news item's fields, a PDF's title, a release's dateline), ``"cover page"`` or
-  ``"signature page"`` (read from that page of a filing's text), ``"filename"`` (only the
-  file-name convention ``<ticker>-<form>-<YYYY-MM-DD>.<ext>`` says so, whatever the file
-  contains) or ``"user"`` (given at ingestion, e.g. ``tiller kb ingest --ticker``, because
-  the document does not state it). Citations show the file-name kind, so a reader knows
+  ``"signature page"`` (read from that page of a filing's text), ``"document text"`` (read
+  from the body of its text: a 10-Q's fiscal quarter from its statements' column headings
+  and the fiscal-year dates it names), ``"filename"`` (only the file-name convention
+  ``<ticker>-<form>-<YYYY-MM-DD>.<ext>`` says so, whatever the file contains) or
+  ``"user"`` (given at ingestion, e.g. ``tiller kb ingest --ticker``, because the
+  document does not state it). Citations show the file-name kind, so a reader knows
   which facts rest on a file's name alone.
 - ``page_starts`` (paginated sources such as PDFs): the offset in ``text`` at which each
   page starts, page 1 first; empty for sources without pages. ``pages_of`` maps a span
@@ -35,7 +37,9 @@ from zoneinfo import ZoneInfo
 from core.errors import DataError
 
 DocumentKind = Literal["filing", "news", "primer", "document"]
-MetaSource = Literal["document", "cover page", "signature page", "filename", "user"]
+MetaSource = Literal[
+    "document", "cover page", "signature page", "document text", "filename", "user"
+]
 
 # Metadata fields a loader reports as missing when it cannot establish them.
 META_FIELDS = ("title", "tickers", "company", "form", "fiscal_period", "published_at")
