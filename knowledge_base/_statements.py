@@ -31,8 +31,11 @@ _SCALE = re.compile(
 )
 _DIGITS = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 _NUMBER = r"(?:\(\s?" + _DIGITS + r"\s?\)|" + _DIGITS + r")"
-_VALUE = re.compile(r"(?:\$\s?)?" + _NUMBER + r"(?:\s?%)?|[—–-]{1,2}")
-_TRAILING_VALUE = re.compile(r"\s+((?:\$\s?)?" + _NUMBER + r"(?:\s?%)?|[—–]|-{1,2})$")
+# A value: a number, or a dash for none; either may follow a dollar sign ("$ —" is the
+# zero of a dollar column's first row, and must not leave its "$" to the label).
+_VALUE = re.compile(r"(?:\$\s?)?(?:" + _NUMBER + r"(?:\s?%)?|[—–-]{1,2})")
+_TRAILING_VALUE = re.compile(r"\s+((?:\$\s?)?(?:" + _NUMBER + r"(?:\s?%)?|[—–]|-{1,2}))$")
+_YEAR = re.compile(r"(?:19|20)\d{2}")
 _COLUMN = re.compile(r"\b(?:19|20)\d{2}\b|\bchange\b|%\s*change", re.IGNORECASE)
 _PERIOD = re.compile(
     r"\b(three|six|nine|twelve)\s+months\b|\b(\d{1,2})\s+weeks\b|\byears?\s+ended\b",
@@ -80,7 +83,7 @@ def annotate_statements(blocks: Sequence[Block], *, cells: bool) -> list[Block]:
             out.append(block)
             continue
         row = _row(text, cells)
-        if row is None or _is_header(row[0], loose=not table.columns):
+        if row is None or _heading_row(text, *row, loose=not table.columns):
             if not _header_line(table, text):
                 table = None
             out.append(block)
@@ -125,6 +128,16 @@ def _is_header(text: str, *, loose: bool = False) -> bool:
         return False
     rest = _HEADER_WORDS.sub(" ", text)
     return not re.search(r"[A-Za-z]{3,}", rest)
+
+
+def _heading_row(text: str, label: str, values: list[str], *, loose: bool) -> bool:
+    """A line that parses as a row but heads columns: its label is headings ("2024 2023"
+    after "December 31,"), or its "values" are only years under heading words ("Year
+    Ended December 31, 2023" starting a table's second panel) — not a row whose value
+    is a year."""
+    if _is_header(label, loose=loose):
+        return True
+    return all(_YEAR.fullmatch(value) for value in values) and _is_header(text, loose=True)
 
 
 def _columns(header: str) -> list[str]:

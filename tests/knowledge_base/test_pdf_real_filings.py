@@ -5,6 +5,7 @@ committed; without Chromium or the shared filings the tests are skipped."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -16,7 +17,7 @@ import pytest
 from knowledge_base import Document, load_file
 from tests.conftest import SHARED_DATA
 
-FILINGS = ("aapl-10-q-2025-08-01", "jwn-8-k")
+FILINGS = ("aapl-10-q-2025-08-01", "jwn-8-k", "ko-10-k-2025-02-20")
 
 
 def _print_to_pdf(chromium: str, html: Path, pdf: Path) -> None:
@@ -109,3 +110,37 @@ def test_pdf_copy_of_a_10q_then_statement_rows_are_the_html_originals(
     ) in rows_pdf
     assert len(rows_html) > 100
     assert sum(row in rows_pdf for row in rows_html) >= 0.9 * len(rows_html)
+
+
+def _rewritten_rows(document: Document) -> list[str]:
+    return [line for line in document.text.splitlines() if re.search(r" \| (?:19|20)\d\d: ", line)]
+
+
+def test_pdf_copy_of_kos_10k_then_no_statement_row_takes_a_heading_or_another_columns_values(
+    pdf_copies: dict[str, tuple[Document, Document]],
+) -> None:
+    from_pdf, from_html = pdf_copies["ko-10-k-2025-02-20"]
+    rows = _rewritten_rows(from_pdf)
+
+    # A "$ —" (none, in a dollar column) is one value: it leaves no "$" in the label.
+    held_for_sale = (
+        "Cash, cash equivalents and short-term investments (in millions) | 2024: $— | 2023: $37"
+    )
+    assert held_for_sale in rows
+    assert held_for_sale in _rewritten_rows(from_html)
+    assert not [row for row in rows if re.search(r"\$\s*(?:\(in \w+\))?\s*\|", row)]
+    # Ten columns of pension assets by fair-value level under two year headings: the
+    # row is not made to fit the two years (the one with derivative instruments neither).
+    assert not [
+        row
+        for row in rows
+        if row.startswith(("Cash and cash equivalents $ 203", "Derivative financial instruments —"))
+    ]
+    assert "Cash and cash equivalents $ 203 $ 376 $ — $ — $ 579 $ 163 $ 212 $ — $ — $ 375" in (
+        from_pdf.text.splitlines()
+    )
+    # A panel's heading ("Year Ended December 31, 2023", "December 31, 2024 2023") is no
+    # row whose values are years.
+    assert not [
+        row for row in rows if re.fullmatch(r".*?(?: \| (?:19|20)\d\d: (?:19|20)\d\d)+", row)
+    ]

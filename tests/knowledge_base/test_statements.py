@@ -102,3 +102,68 @@ def test_scale_in_prose_without_a_table_then_nothing_changes() -> None:
     )
 
     assert _pdf(text) == text.splitlines()
+
+
+def test_dollar_dash_value_then_it_is_one_value_and_leaves_no_dollar_sign_in_the_label() -> None:
+    # KO's held-for-sale table: the first row's first column is "$ —" (none).
+    lines = _pdf(
+        "balance sheets (in millions):\nDecember 31, 2024 2023\n"
+        "Cash, cash equivalents and short-term investments $ — $ 37\n"
+        "Marketable securities — 8"
+    )
+
+    assert lines[2] == (
+        "Cash, cash equivalents and short-term investments (in millions) | 2024: $— | 2023: $37"
+    )
+    assert lines[3] == "Marketable securities (in millions) | 2024: — | 2023: 8"
+
+
+def test_html_dollar_dash_cell_then_the_row_is_rewritten_like_the_others() -> None:
+    blocks = [
+        Block("assets held for sale (in millions):", 1),
+        Block("December 31, | 2024 | 2023", 2, in_table=True),
+        Block("Cash, cash equivalents and short-term investments | $— | $37", 2, in_table=True),
+    ]
+
+    rows = [b.text for b in annotate_statements(blocks, cells=True)]
+
+    assert rows[-1] == (
+        "Cash, cash equivalents and short-term investments (in millions) | 2024: $— | 2023: $37"
+    )
+
+
+def test_wide_row_with_dollar_dashes_under_two_year_headings_then_unchanged() -> None:
+    # KO's pension assets by fair-value level: ten columns under "December 31, 2024 |
+    # December 31, 2023". A "$ —" that ended the row's parsing left two values, which
+    # matched the two years: eight numbers were kept in the label and the last two were
+    # given years they do not belong to.
+    row = "Cash and cash equivalents $ 203 $ 376 $ — $ — $ 579 $ 163 $ 212 $ — $ — $ 375"
+    lines = _pdf(
+        "pension plan assets (in millions):\nDecember 31, 2024 December 31, 2023\n"
+        "Level 1 Level 2 Level 3 Other Total Level 1 Level 2 Level 3 Other Total\n" + row
+    )
+
+    assert lines[-1] == row
+
+
+def test_second_panels_year_heading_then_it_starts_the_panel_and_is_no_row() -> None:
+    # KO's revenue by line of business: one panel per year, each under "Year Ended
+    # December 31, <year>". The second panel's heading was read as a row whose value is
+    # its year ("Year Ended December 31, (in millions) | 2024: 2023").
+    lines = _pdf(
+        "line of business (in millions):\nYear Ended December 31, 2024\nTotal $ 47,061\n"
+        "Year Ended December 31, 2023\nTotal $ 45,754"
+    )
+
+    assert lines[2:] == [
+        "Total (in millions) | 2024: $47,061",
+        "Year Ended December 31, 2023",
+        "Total (in millions) | 2023: $45,754",
+    ]
+
+
+def test_row_whose_only_value_is_a_year_then_still_a_row() -> None:
+    lines = _pdf("(In millions)\n2024 2023\nExpiration year of the notes 2031 2029")
+
+    assert lines[-1].startswith("Expiration year of the notes")
+    assert lines[-1].endswith(" | 2024: 2031 | 2023: 2029")
