@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.errors import DataError  # noqa: E402
+from rag_index._query import QueryWords  # noqa: E402
 from rag_index.chunking import CHUNKER_VERSION  # noqa: E402
 from rag_index.embedder import SentenceTransformerEmbedder  # noqa: E402
 from rag_index.retriever import Mode, Retriever  # noqa: E402
@@ -67,6 +68,13 @@ from rag_index.types import (  # noqa: E402
 )
 
 QUESTIONS = ROOT / "bench" / "rag_eval_questions.jsonl"
+# ``--query``: Retriever settings for how a question is read (``rag_index._query``).
+_NO_BOOSTS: dict[str, Any] = {"company_weight": 0.0, "section_weight": 0.0}
+QUERY_READINGS: dict[str, dict[str, Any]] = {
+    "asked": {"finance_words": False, **_NO_BOOSTS},
+    "finance": {"query_words": QueryWords(units=False, fiscal_dates=False), **_NO_BOOSTS},
+    "product": {},
+}
 MANIFEST = "rag_eval_manifest.json"
 CHUNK_TEXTS = "rag_eval_chunks.json.gz"  # normalised chunk texts per filing, for coverage
 MANIFEST_VERSION = 1
@@ -464,7 +472,8 @@ def render_text(
     out.append(f"command: {result['command']}")
     out.append(
         f"python {result['python']}, torch threads {result['torch_threads']}, "
-        f"model {result['model']}, chunker v{result['chunker_version']}"
+        f"model {result['model']}, chunker v{result['chunker_version']}, "
+        f"query read: {result['query']}"
     )
     store = result["store"]
     seconds = f"{store['ingest_seconds']:.1f} s"
@@ -565,6 +574,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--lexical-weight", type=float, default=0.5, help="hybrid: BM25's weight in RRF (dense: 1)"
     )
     parser.add_argument(
+        "--query",
+        choices=tuple(QUERY_READINGS),
+        default="product",
+        help="how the retriever reads the question: as asked (no finance words, no boosts), "
+        "the finance words before issue 14 §2's query work, or the product's defaults",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="print one JSON object instead of tables"
     )
     parser.add_argument(
@@ -609,7 +625,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             retriever = Retriever(
                 store, embedder, candidates=args.candidates, rrf_k=args.rrf_k,
-                lexical_weight=args.lexical_weight,
+                lexical_weight=args.lexical_weight, **QUERY_READINGS[args.query],
             )  # fmt: skip
             # Untimed: loads the model and lets the store build its lazy search caches.
             for variant in VARIANTS:
@@ -702,6 +718,7 @@ def summarise(
         "rrf_k": args.rrf_k,
         "candidates": args.candidates,
         "lexical_weight": args.lexical_weight,
+        "query": args.query,
         "store": {
             "path": str(info.path),
             "cached": info.cached,
