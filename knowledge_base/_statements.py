@@ -36,6 +36,10 @@ _NUMBER = r"(?:\(\s?" + _DIGITS + r"\s?\)|" + _DIGITS + r")"
 _VALUE = re.compile(r"(?:\$\s?)?(?:" + _NUMBER + r"(?:\s?%)?|[—–-]{1,2})")
 _TRAILING_VALUE = re.compile(r"\s+((?:\$\s?)?(?:" + _NUMBER + r"(?:\s?%)?|[—–]|-{1,2}))$")
 _YEAR = re.compile(r"(?:19|20)\d{2}")
+# A number between a PDF row's text columns ("Foreign currency contracts $ 457 Net
+# operating revenues $ 84"): a number after a lower-case word and before a capitalised
+# one. Not a dash: "Average Shares Outstanding — Basic" is one label.
+_INNER_VALUE = re.compile(r"[a-z)]\s+(?:\$\s?)?" + _NUMBER + r"\s+[A-Z]")
 _COLUMN = re.compile(r"\b(?:19|20)\d{2}\b|\bchange\b|%\s*change", re.IGNORECASE)
 _PERIOD = re.compile(
     r"\b(three|six|nine|twelve)\s+months\b|\b(\d{1,2})\s+weeks\b|\byears?\s+ended\b",
@@ -94,7 +98,7 @@ def annotate_statements(blocks: Sequence[Block], *, cells: bool) -> list[Block]:
             continue
         if not table.columns and table.header:
             table.columns = _columns(" ".join(table.header))
-        if len(values) != len(table.columns):
+        if len(values) != len(table.columns) or _inner_value(label, cells):
             table.idle += 1
             if table.idle > _PATIENCE or len(text) > 160:
                 table = None
@@ -179,6 +183,17 @@ def _row(text: str, cells: bool) -> tuple[str, list[str]] | None:
     if not values:
         return None
     return label, [_tidy(value) for value in values]
+
+
+def _inner_value(label: str, cells: bool) -> bool:
+    """Whether a row has a number between its text columns (KO's cash-flow hedges:
+    "Foreign currency contracts | $457 | Net operating revenues | $84", the gain in OCI
+    before the line item, the gain reclassified after it). The headings' years name
+    only the trailing numbers, so such a row is left as it is rather than rewritten with
+    another column's number inside its label."""
+    if cells:
+        return any(_VALUE.fullmatch(cell.strip()) for cell in label.split(" | ")[1:])
+    return _INNER_VALUE.search(label) is not None
 
 
 def _tidy(value: str) -> str:

@@ -139,6 +139,14 @@ def test_pdf_copy_of_kos_10k_then_no_statement_row_takes_a_heading_or_another_co
     assert "Cash and cash equivalents $ 203 $ 376 $ — $ — $ 579 $ 163 $ 212 $ — $ — $ 375" in (
         from_pdf.text.splitlines()
     )
+    # The cash-flow hedges' gain in OCI sits between the row's text columns: the row is
+    # not rewritten with it kept in the label and only the reclassified gain named 2024.
+    hedge = "Foreign currency contracts $ 457 Net operating revenues $ 84"
+    assert hedge in from_pdf.text.splitlines()
+    assert not [row for row in rows if row.startswith("Foreign currency contracts $ 457")]
+    assert "Foreign currency contracts | $457 | Net operating revenues | $84" in (
+        from_html.text.splitlines()
+    )
     # A panel's heading ("Year Ended December 31, 2023", "December 31, 2024 2023") is no
     # row whose values are years.
     assert not [

@@ -167,3 +167,39 @@ def test_row_whose_only_value_is_a_year_then_still_a_row() -> None:
 
     assert lines[-1].startswith("Expiration year of the notes")
     assert lines[-1].endswith(" | 2024: 2031 | 2023: 2029")
+
+
+HEDGES = """
+The following table presents the pretax impact of cash flow hedges (in millions):
+Gain (Loss) Recognized in OCI Financial Statement Line Item Impacted Gain (Loss) Reclassified
+2024
+Foreign currency contracts $ 457 Net operating revenues $ 84
+Interest rate contracts (54) Interest expense (2)
+Average Shares Outstanding — Basic 4,309
+"""
+
+
+def test_pdf_row_with_a_number_between_its_text_columns_then_left_as_it_was() -> None:
+    # KO's cash-flow hedges: the gain in OCI, the line item, the gain reclassified. The
+    # heading's year names only the last number; rewriting the row kept $457 in its label.
+    lines = _pdf(HEDGES)
+
+    assert lines[3:5] == [
+        "Foreign currency contracts $ 457 Net operating revenues $ 84",
+        "Interest rate contracts (54) Interest expense (2)",
+    ]
+    assert lines[5] == "Average Shares Outstanding — Basic | 2024: 4,309"
+
+
+def test_html_row_with_a_value_cell_between_text_cells_then_left_as_it_was() -> None:
+    blocks = [
+        Block("cash flow hedges (in millions):", 1),
+        Block("2024", 2, in_table=True),
+        Block("Foreign currency contracts | $457 | Net operating revenues | $84", 2, in_table=True),
+        Block("Total | $50", 2, in_table=True),
+    ]
+
+    rows = [b.text for b in annotate_statements(blocks, cells=True)]
+
+    assert rows[2] == "Foreign currency contracts | $457 | Net operating revenues | $84"
+    assert rows[3] == "Total (in millions) | 2024: $50"
