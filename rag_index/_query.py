@@ -13,7 +13,8 @@ Three more readings, each measured in ``bench/rag_pdf_eval.py`` and kept or drop
   against the company names and tickers of the documents in the store itself (no table
   of companies), so a whole-store search can favour those documents.
 - ``query_sections``: the part of a filing a question is about (a risk → Item 1A Risk
-  Factors; "what did management say" → MD&A), so passages there can be favoured.
+  Factors; "what did management say" → MD&A), so passages there can be favoured (off by
+  default in ``Retriever``: it misled as often as it helped).
 - in ``expand_query``: units ("in billions" as the filings' "billion"); a fiscal year
   dated around its year ("fiscal 2022", "the year ended December 31, 2022") searched as
   the year alone; a quarter as "three months" (off by default: no measured gain).

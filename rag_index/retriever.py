@@ -64,8 +64,11 @@ class Retriever:
     company_weight: float = 1.0
     # Hybrid only. A passage in the part of a filing the question asks about (Item 1A for
     # a risk, MD&A for what management said or why) gains this share of a rank-1 hit
-    # (0: off). Tune split MRR@10 +0.007 at best, one question: a weak preference.
-    section_weight: float = 0.25
+    # (0: off, the default). Measured, not kept: at 0.25, MRR@10 +0.007 on the PDF tune
+    # split (one question); on bench/rag_eval.py's HTML questions one gained and three
+    # lost ("cybersecurity risk program" is Item 1C, "why did the workforce shrink" is
+    # Item 1's human capital), so a word → Item rule misleads as often as it helps.
+    section_weight: float = 0.0
 
     def search(
         self, query: str, k: int = 10, filters: Filters | None = None, mode: Mode = "hybrid"

@@ -197,8 +197,8 @@ def test_risk_question_then_the_risk_factors_passage_is_preferred(tmp_path: Path
     embedder = OneVector()
     with _store_with(tmp_path, [(record, chunks)]) as store:
         question = "What risks do lithium prices pose?"
-        off = Retriever(store, embedder, section_weight=0.0).search(question, 2)  # type: ignore[arg-type]
-        on = Retriever(store, embedder).search(question, 2)  # type: ignore[arg-type]
+        off = Retriever(store, embedder).search(question, 2)  # type: ignore[arg-type]
+        on = Retriever(store, embedder, section_weight=0.25).search(question, 2)  # type: ignore[arg-type]
 
     assert off[0].chunk.section[-1].startswith("Item 7")
     assert on[0].chunk.section[-1] == "Item 1A. Risk Factors"
