@@ -1,20 +1,23 @@
-"""Ingestion speed of PDF filings, per stage: before (torch) and after (ONNX int8, overlap).
+"""Ingestion speed of PDF filings, per stage: before issue 14 §3 and after.
 
     .venv/bin/python bench/ingest_speed.py [--files aapl-10-k-2024-11-01,...|all] [--pdf-dir DIR]
 
 The shared filings (``../shared/data/filings`` or ``$TILLER_SHARED_DATA/filings``) are
 printed to PDF with Chromium as bench/pdf_outline.py does (reused from ``--pdf-dir``), then
-ingested twice into fresh ``LocalStore``s in a scratch folder:
+ingested into fresh ``LocalStore``s in a scratch folder, each file parsed, chunked,
+embedded and stored in one process with every stage timed:
 
-- before: what ``tiller kb ingest`` did until issue 14 §3: one process, each file parsed
-  (pypdf), chunked, embedded by sentence-transformers on torch (its default threads,
-  batches of 64), stored; each stage timed;
-- after: the product's path now: the same stages with the int8 ONNX Runtime model in
-  batches of 16, each stage timed the same way, and then end to end with ``ingest_path``
-  as the CLI runs it, a second process parsing the next files while this one embeds.
+- before: what ``tiller kb ingest`` did until issue 14 §3: text by pypdf (the ``dev``
+  extra installs it), sentence-transformers on torch float32 (its default threads,
+  batches of 64);
+- int8: PDFium text, the int8 ONNX Runtime graph in batches of 16 (the first step);
+- after: the product now: PDFium text, the ``auto`` embedder (bf16 torch for bulk calls
+  when the CPU multiplies bf16 in hardware, else the int8 graph); and then end to end
+  with ``ingest_path`` as the CLI runs it, a second process parsing the next files while
+  this one embeds.
 
 Printed: passages per second of each stage (passages / the stage's seconds), end to end,
-and after/before ratios; the cosine between the two backends' vectors of every passage.
+ratios to before; the cosine between each variant's vectors and before's for every passage.
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import knowledge_base._pdf as pdf_loader
 from knowledge_base import load_file
 from rag_index.chunking import chunk_document, embedding_text
-from rag_index.embedder import SentenceTransformerEmbedder
+from rag_index.embedder import SentenceTransformerEmbedder, ThreadChooser
 from rag_index.ingest import document_record, ingest_path
 from rag_index.stores import LocalStore
 
@@ -46,6 +50,7 @@ DEFAULT_FILES = (
     "jwn-8-k",
 )
 STAGES = ("parse", "chunk", "embed", "store")
+PDFIUM_READ = pdf_loader._read
 
 
 def _filings() -> Path:
@@ -73,33 +78,60 @@ def _pdfs(names: list[str], pdf_dir: Path) -> list[Path]:
     return out
 
 
-def staged(
-    pdfs: list[Path], embedder: SentenceTransformerEmbedder, folder: Path
-) -> tuple[dict[str, float], int, np.ndarray]:
-    """Seconds per stage, passages, and the vectors, one file after another."""
-    seconds = dict.fromkeys(STAGES, 0.0)
-    store = LocalStore(folder, embedder.dim)
-    passages = 0
-    vectors = []
-    for pdf in pdfs:
+def _pypdf_read(data: bytes, source: str) -> tuple[list[str], str | None]:
+    """The loader's text extraction as it was before PDFium (pypdf, page by page)."""
+    import io
+    import logging
+
+    from pypdf import PdfReader
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    reader = PdfReader(io.BytesIO(data))
+    title = reader.metadata.title if reader.metadata else None
+    return [page.extract_text() or "" for page in reader.pages], title
+
+
+class Variant:
+    """One way of ingesting: its text extractor, embedder and store, and what each
+    stage cost over the files given to it so far."""
+
+    def __init__(
+        self, name: str, extractor: str, embedder: SentenceTransformerEmbedder, folder: Path
+    ) -> None:
+        self.name, self.extractor, self.embedder = name, extractor, embedder
+        self.store = LocalStore(folder, embedder.dim)
+        self.seconds = dict.fromkeys(STAGES, 0.0)
+        self.passages = 0
+        self.vectors: list[np.ndarray] = []
+        self.texts: list[str] = []
+        self.backends: set[str] = set()
+
+    def ingest(self, pdf: Path) -> None:
+        pdf_loader._read = _pypdf_read if self.extractor == "pypdf" else PDFIUM_READ
         t0 = time.perf_counter()
         [document] = load_file(pdf)
         t1 = time.perf_counter()
         chunks = chunk_document(document)
         t2 = time.perf_counter()
-        v = embedder.embed([embedding_text(c) for c in chunks])
+        batch = [embedding_text(c) for c in chunks]
+        v = self.embedder.embed(batch)
         t3 = time.perf_counter()
-        store.upsert_document(document_record(document, "default", len(chunks)), chunks, v)
+        self.store.upsert_document(document_record(document, "default", len(chunks)), chunks, v)
         t4 = time.perf_counter()
+        pdf_loader._read = PDFIUM_READ
         for stage, spent in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
-            seconds[stage] += spent
-        passages += len(chunks)
-        vectors.append(v)
-        print(f"  {pdf.stem:24s} {len(chunks):5d} passages  parse {t1 - t0:5.1f} s  "
-              f"chunk {t2 - t1:4.1f} s  embed {t3 - t2:6.1f} s  store {t4 - t3:4.2f} s",
+            self.seconds[stage] += spent
+        self.passages += len(chunks)
+        self.vectors.append(v)
+        self.texts += batch
+        self.backends.add(str(self.embedder.backend))
+        print(f"  {pdf.stem:24s} {self.name:7s} {len(chunks):5d} passages  parse {t1 - t0:5.2f} s"
+              f"  chunk {t2 - t1:4.2f} s  embed {t3 - t2:6.2f} s  store {t4 - t3:4.2f} s",
               flush=True)  # fmt: skip
-    store.close()
-    return seconds, passages, np.concatenate(vectors)
+
+    def rate(self, stage: str | None = None) -> float:
+        spent = self.seconds[stage] if stage else sum(self.seconds.values())
+        return self.passages / spent
 
 
 def main() -> None:
@@ -119,45 +151,66 @@ def main() -> None:
     pdfs = _pdfs(names, args.pdf_dir)
     import torch
 
+    from rag_index.embedder import native_bf16
+
     print(f"{len(pdfs)} PDFs, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, "
-          f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-    before_embedder = SentenceTransformerEmbedder(backend="torch", batch_size=64)
-    after_embedder = SentenceTransformerEmbedder(backend="onnx")
-    for embedder in (before_embedder, after_embedder):  # load (and export) untimed
+          f"native bf16 {native_bf16()}, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    variants = {
+        "before": ("pypdf", SentenceTransformerEmbedder(backend="torch", batch_size=64)),
+        "int8": ("pdfium", SentenceTransformerEmbedder(backend="onnx")),
+        "after": ("pdfium", SentenceTransformerEmbedder(backend="auto")),
+    }
+    for _, embedder in variants.values():  # load (and export) untimed
+        embedder.embed(["warm up"] * 40)
         embedder.embed(["warm up"])
-    load_file(pdfs[0])  # imports the loaders untimed
-    chunk_document(load_file(pdfs[-1])[0])
+        embedder.bulk_threads = ThreadChooser()  # measured on real passages only
+    for extractor in ("pypdf", "pdfium"):  # imports the loaders untimed
+        pdf_loader._read = _pypdf_read if extractor == "pypdf" else PDFIUM_READ
+        chunk_document(load_file(pdfs[-1])[0])
+    pdf_loader._read = PDFIUM_READ
     with tempfile.TemporaryDirectory(prefix="ingest-speed-") as tmp:
-        print("before: torch, batch 64, one process")
-        before, n, v_before = staged(pdfs, before_embedder, Path(tmp) / "before")
-        print(f"after: {after_embedder.backend}, batch {after_embedder.batch_size}")
-        after, n_after, v_after = staged(pdfs, after_embedder, Path(tmp) / "after")
-        assert n == n_after
+        runs = [
+            Variant(name, extractor, embedder, Path(tmp) / name)
+            for name, (extractor, embedder) in variants.items()
+        ]
+        # File by file, each variant in turn: the machine's load drifts over minutes,
+        # and this way it weighs on every variant alike.
+        for pdf in pdfs:
+            for run in runs:
+                run.ingest(pdf)
+        for run in runs:
+            run.store.close()
+        after = runs[-1]
         print("after, end to end: ingest_path, a second process parsing")
-        store = LocalStore(Path(tmp) / "e2e", after_embedder.dim)
+        store = LocalStore(Path(tmp) / "e2e", after.embedder.dim)
         staging = Path(tmp) / "pdfs"
         staging.mkdir()
         for pdf in pdfs:
             (staging / pdf.name).symlink_to(pdf)
         t0 = time.perf_counter()
-        report = ingest_path(staging, store, after_embedder, parallel=True)
+        report = ingest_path(staging, store, after.embedder, parallel=True)
         e2e = time.perf_counter() - t0
         store.close()
-        assert report.chunks == n and not report.errors, report.errors
-    cosine = (v_before * v_after).sum(axis=1)
-    print(f"\n{n:,} passages from {len(pdfs)} PDFs; passages/s per stage")
-    print(f"  {'stage':12s} {'before':>10s} {'after':>10s} {'ratio':>7s}")
+        assert report.chunks == after.passages and not report.errors, report.errors
+    before = runs[0]
+    print(
+        f"\npassages from {len(pdfs)} PDFs: "
+        + ", ".join(f"{r.name} {r.passages:,} ({'+'.join(sorted(r.backends))})" for r in runs)
+    )
+    print("passages/s per stage")
+    print(f"  {'stage':24s} {'before':>8s} {'int8':>8s} {'after':>8s} {'after/before':>13s}")
     for stage in STAGES:
-        b, a = n / before[stage], n / after[stage]
-        print(f"  {stage:12s} {b:10.1f} {a:10.1f} {a / b:6.2f}x")
-    b_total = n / sum(before.values())
-    a_staged = n / sum(after.values())
-    a_e2e = n / e2e
-    print(f"  {'all, one process':22s} before {b_total:6.1f}  after {a_staged:6.1f} "
-          f"({a_staged / b_total:.2f}x)")  # fmt: skip
-    print(f"  {'after, parse overlapped':22s}        {a_e2e:13.1f} ({a_e2e / b_total:.2f}x)")
-    print(f"cosine after vs before: min {cosine.min():.4f}  p1 {np.percentile(cosine, 1):.4f}  "
-          f"mean {cosine.mean():.5f}")  # fmt: skip
+        b, i, a = (r.rate(stage) for r in runs)
+        print(f"  {stage:24s} {b:8.1f} {i:8.1f} {a:8.1f} {a / b:12.2f}x")
+    b, i, a = (r.rate() for r in runs)
+    print(f"  {'all, one process':24s} {b:8.1f} {i:8.1f} {a:8.1f} {a / b:12.2f}x")
+    a_e2e = after.passages / e2e
+    print(f"  {'after, parse overlapped':24s} {'':8s} {'':8s} {a_e2e:8.1f} {a_e2e / b:12.2f}x")
+    print(f"bulk threads chosen: {after.embedder.bulk_threads.rates}")
+    for run in runs[1:]:  # against float32 torch on the same passages
+        cosine = (np.concatenate(run.vectors) * before.embedder.embed(run.texts)).sum(axis=1)
+        print(f"cosine {run.name} vs float32 torch: min {cosine.min():.4f}  "
+              f"p1 {np.percentile(cosine, 1):.4f}  mean {cosine.mean():.5f}")  # fmt: skip
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 

@@ -239,11 +239,29 @@ def _strip_page_number(text: str) -> str:
 
 
 def _tidy_title(title: str) -> str:
-    title = " ".join(title.split()).rstrip(".:").strip()
+    title = _respaced(" ".join(title.split()).rstrip(".:").strip())
     letters = [ch for ch in title if ch.isalpha()]
     if letters and all(ch.isupper() for ch in letters):
         title = " ".join(_capitalise(word, first=not i) for i, word in enumerate(title.split(" ")))
     return title
+
+
+def _squashed(text: str) -> str:
+    return "".join(text.split()).lower().replace("’", "'")
+
+
+_SQUASHED = {_squashed(title): title for title in _STANDARD_TITLES}
+
+
+def _respaced(title: str) -> str:
+    """A standard title whose words a PDF's text layer ran together (PDFium reads a
+    widely letter-spaced "PRINCIPAL ACCOUNTANT" as "PRINCIPALACCOUNTANT") gets the
+    standard's spaces back; its own letters and case are kept."""
+    standard = _SQUASHED.get(_squashed(title))
+    if standard is None or len(standard.split()) == len(title.split()):
+        return title
+    letters = iter(ch for ch in title if not ch.isspace())
+    return "".join(" " if ch == " " else next(letters) for ch in standard)
 
 
 def _capitalise(word: str, *, first: bool) -> str:

@@ -183,3 +183,23 @@ def test_pdf_ingested_then_its_record_has_the_section_outline_with_pages(tmp_pat
 
     assert record.pages == 3
     assert record.outline == ((("Part I",), 2), (("Part I", "Item 1. Business"), 2))
+
+
+def test_pdf_heading_whose_words_ran_together_then_the_standard_titles_spaces_come_back() -> None:
+    from knowledge_base._outline import Block, sec_headings
+
+    blocks = [
+        Block("PART III", 0),
+        Block("ITEM 14. PRINCIPALACCOUNTANT FEES AND SERVICES", 0),
+        Block("The information required by this item is incorporated by reference.", 0),
+        Block("ITEM 15. EXHIBITSAND FINANCIAL STATEMENT SCHEDULES", 1),
+        Block("ITEM 16. FORM10-KSUMMARY", 1),
+    ]
+    titles = [path[-1] for _, path in sec_headings(blocks)]
+
+    assert titles == [
+        "Part III",
+        "Item 14. Principal Accountant Fees and Services",
+        "Item 15. Exhibits and Financial Statement Schedules",
+        "Item 16. FORM10-KSUMMARY",  # not a title the regulation fixes: left as it is
+    ]

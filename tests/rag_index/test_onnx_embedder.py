@@ -95,7 +95,7 @@ def test_without_onnxruntime_auto_falls_back_to_torch_and_onnx_says_how_to_fix(
 
 def test_an_unknown_backend_is_refused_with_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TILLER_EMBEDDING_BACKEND", "tensorrt")
-    with pytest.raises(ConfigError, match="auto, onnx, torch"):
+    with pytest.raises(ConfigError, match="auto, onnx, bf16, torch"):
         SentenceTransformerEmbedder()
 
 
