@@ -28,8 +28,8 @@ import pypdfium2
 
 from core.errors import DataError
 from knowledge_base._cover import (
-    cover_page_fiscal_period,
     cover_page_tickers,
+    fiscal_period_stated,
     later_of_filed,
     stated_date,
 )
@@ -88,14 +88,14 @@ def _metadata(
     stated_form = cover_page_form(head)
     form = stated_form or named.form
     tickers = cover_page_tickers(cover)
-    period = cover_page_fiscal_period(cover) if form and form.startswith("10-K") else None
+    period, period_from = fiscal_period_stated(form, cover, "\n".join(b.text for b in blocks))
     dated = stated_date("\n".join(block.text for block in blocks), head, form)
     stated: dict[str, MetaSource] = {}
     for name, value in (("company", company), ("form", stated_form), ("tickers", tickers)):
         if value:
             stated[name] = "cover page"
-    if period:
-        stated["fiscal_period"] = "cover page"
+    if period and period_from:
+        stated["fiscal_period"] = period_from
     own_title = meaningful_title(str(info_title) if info_title else None)
     title = own_title or compose_title(company, form, period, _first_line(blocks))
     if not own_title and company and stated_form:

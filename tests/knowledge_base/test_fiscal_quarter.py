@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from fpdf import FPDF
 
 from knowledge_base import load_file
 from knowledge_base._cover import fiscal_period_stated, quarterly_fiscal_period
@@ -202,3 +203,39 @@ def test_real_10q_with_its_ixbrl_period_facts_removed_then_its_text_gives_the_sa
     assert with_facts.metadata_sources["fiscal_period"] == "document"
     assert from_text.fiscal_period == TEN_QS[name]
     assert from_text.metadata_sources["fiscal_period"] == "document text"
+
+
+def test_pdf_10q_then_its_quarter_is_read_from_its_pages(tmp_path: Path) -> None:
+    pages = [
+        [
+            "UNITED STATES SECURITIES AND EXCHANGE COMMISSION",
+            "FORM 10-Q",
+            "For the quarterly period ended June 28, 2025",
+            "Acme Widgets, Inc.",
+            "(Exact name of registrant as specified in its charter)",
+        ],
+        [
+            "PART I",
+            "Item 1. Financial Statements",
+            "CONDENSED CONSOLIDATED STATEMENTS OF OPERATIONS (In millions)",
+            "Three Months Ended Nine Months Ended",
+            "June 28, 2025 June 29, 2024 June 28, 2025 June 29, 2024",
+            "Net sales $ 94 $ 85 $ 313 $ 296",
+            "Read with the Annual Report on Form 10-K for the fiscal year ended "
+            "September 28, 2024.",
+        ],
+    ]
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=10)
+    for lines in pages:
+        pdf.add_page()
+        for line in lines:
+            pdf.multi_cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    path = tmp_path / "acme-10-q-2025-08-01.pdf"
+    pdf.output(str(path))
+
+    [document] = load_file(path)
+
+    assert document.fiscal_period == "Q3 2025"
+    assert document.metadata_sources["fiscal_period"] == "document text"
+    assert document.title == "Acme Widgets, Inc. 10-Q Q3 2025"

@@ -30,9 +30,9 @@ def _print_to_pdf(chromium: str, html: Path, pdf: Path) -> None:
     partial.replace(pdf)  # a run killed half-way leaves no PDF to be taken as whole
 
 
-@pytest.fixture(scope="session")
-def pdf_copies() -> dict[str, tuple[Document, Document]]:
-    """name → (the PDF copy's document, the HTML original's document)."""
+def _pdf_copy(name: str) -> tuple[Path, Path]:
+    """The shared filing ``name``'s HTML and its PDF copy (printed once, then cached);
+    skips the test when Chromium or the shared filings are absent."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("chromium is not installed (apt-get install chromium) to print filings")
@@ -41,11 +41,18 @@ def pdf_copies() -> dict[str, tuple[Document, Document]]:
         pytest.skip(f"{filings} is absent (set TILLER_SHARED_DATA)")
     cache = Path(tempfile.gettempdir()) / "tiller-test-filing-pdfs"
     cache.mkdir(exist_ok=True)
+    html, pdf = filings / f"{name}.html", cache / f"{name}.pdf"
+    if not pdf.exists():
+        _print_to_pdf(chromium, html, pdf)
+    return html, pdf
+
+
+@pytest.fixture(scope="session")
+def pdf_copies() -> dict[str, tuple[Document, Document]]:
+    """name → (the PDF copy's document, the HTML original's document)."""
     loaded = {}
     for name in FILINGS:
-        html, pdf = filings / f"{name}.html", cache / f"{name}.pdf"
-        if not pdf.exists():
-            _print_to_pdf(chromium, html, pdf)
+        html, pdf = _pdf_copy(name)
         [from_pdf] = load_file(pdf)
         [from_html] = load_file(html)
         loaded[name] = (from_pdf, from_html)
@@ -152,3 +159,43 @@ def test_pdf_copy_of_kos_10k_then_no_statement_row_takes_a_heading_or_another_co
     assert not [
         row for row in rows if re.fullmatch(r".*?(?: \| (?:19|20)\d\d: (?:19|20)\d\d)+", row)
     ]
+
+
+# Each shared 10-Q's quarter as its iXBRL states it (dei:DocumentFiscalPeriodFocus and
+# dei:DocumentFiscalYearFocus) and as its text reads, checked by hand: Apple's nine months
+# ended June 28, 2025 in the fiscal year after the one ended September 28, 2024; NVIDIA's
+# "Second Quarter of Fiscal Year 2026"; the others' six months ended June 30, 2025.
+TEN_QS = {
+    "aapl-10-q-2025-08-01": "Q3 2025",
+    "nflx-10-q-2025-07-18": "Q2 2025",
+    "nvda-10-q-2025-08-27": "Q2 2026",
+    "tsla-10-q-2025-07-24": "Q2 2025",
+    "xom-10-q-2025-08-04": "Q2 2025",
+}
+
+
+@pytest.mark.parametrize("name", sorted(TEN_QS))
+def test_pdf_copy_of_a_10q_then_its_text_gives_the_fiscal_quarter_the_ixbrl_states(
+    name: str,
+) -> None:
+    html, pdf = _pdf_copy(name)
+    [from_pdf] = load_file(pdf)
+    [from_html] = load_file(html)
+
+    assert from_html.fiscal_period == TEN_QS[name]  # iXBRL's facts
+    assert from_pdf.fiscal_period == TEN_QS[name]  # the PDF's text
+    assert from_pdf.metadata_sources["fiscal_period"] == "document text"
+    assert from_pdf.title is not None and from_pdf.title.endswith(f"10-Q {TEN_QS[name]}")
+    assert "fiscal_period" not in from_pdf.missing
+
+
+@pytest.mark.parametrize("name", ["ko-10-k-2025-02-20", "jwn-8-k"])
+def test_pdf_copy_of_a_10k_or_8k_then_its_fiscal_period_is_the_html_originals(
+    pdf_copies: dict[str, tuple[Document, Document]], name: str
+) -> None:
+    from_pdf, from_html = pdf_copies[name]
+
+    assert from_pdf.fiscal_period == from_html.fiscal_period
+    assert from_pdf.metadata_sources.get("fiscal_period") == (
+        "cover page" if from_pdf.fiscal_period else None
+    )
