@@ -71,7 +71,7 @@ class OutlineEntry(BaseModel):
 
 class DocumentView(BaseModel):
     """A stored document's metadata; ``metadata_sources`` says where each field came from
-    (document, cover page, signature page, filename, user)."""
+    (document, cover page, signature page, document text, filename, user)."""
 
     doc_id: str
     collection: str
