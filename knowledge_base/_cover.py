@@ -11,8 +11,10 @@
   preceding year's end: "Form 10-K for the fiscal year ended September 28, 2024", the
   balance sheet's comparative column; or the current one's: "fiscal year ending
   December 31, 2025") → "Q3 2025". What the text does not establish is left out, never
-  guessed: a quarter whose fiscal year it does not name is "Q3 (quarter ended
-  2025-06-28)"; statements and fiscal-year dates that disagree give no period at all.
+  guessed: a quarter whose fiscal year it does not name (or names two of) is "Q3
+  (quarter ended 2025-06-28)"; headings that every fiscal-year date the text names
+  contradicts give no period at all (a date that agrees outvotes one that does not: a
+  balance sheet compared with the previous quarter's end is not a year's end).
 - ``fiscal_period_stated``: the period a 10-K or 10-Q states and where it was read.
 - ``signature_date``: the date on the signature page ("Date: November 1, 2024").
 - ``dateline_date``: an earnings release's date in its first lines ("CUPERTINO, CALIF. —
@@ -106,7 +108,9 @@ def cover_page_fiscal_period(cover: str) -> str | None:
     return f"FY{day.year}" if day else None
 
 
-_QUARTER_ENDED = re.compile(r"for\s+the\s+quarterly\s+period\s+ended:?\s+" + _DATE, re.IGNORECASE)
+_QUARTER_ENDED = re.compile(
+    r"for\s+the\s+(?:quarterly\s+period|quarter)\s+ended[\s:|]+" + _DATE, re.IGNORECASE
+)
 # The year to date a statement's column heading names, in months.
 _TO_DATE = re.compile(
     r"\b(?:(?P<months>three|six|nine|3|6|9)[\s-]+months"
@@ -125,7 +129,7 @@ _HEADING_REST = re.compile(
 # Where the text names a fiscal year's end: the preceding one (the annual report's, the
 # balance sheet's comparative column) or the current one.
 _ANNUAL_REPORT_YEAR = re.compile(
-    r"form\s+10-k\s+for\s+the\s+(?:fiscal\s+)?year\s+ended,?\s+" + _DATE, re.IGNORECASE
+    r"form\s+10-k\s+for\s+(?:the\s+)?(?:fiscal\s+)?year\s+ended,?\s+" + _DATE, re.IGNORECASE
 )
 _BALANCE_SHEET = re.compile(r"balance\s+sheets?\b", re.IGNORECASE)
 _ANY_DATE = re.compile(_DATE, re.IGNORECASE)
@@ -221,17 +225,18 @@ def quarterly_fiscal_period(cover: str, text: str) -> str | None:
     implied = _fiscal_years(text, end)
     quarters = {quarter for quarter, _ in implied}
     if headed is not None:
-        if quarters - {headed}:
-            return None  # the headings and a fiscal year's end disagree: state neither
         quarter = headed
     elif len(quarters) == 1:
         quarter = quarters.pop()
     else:
+        return None  # neither headings nor one fiscal year's end name the quarter
+    agreeing = {year for q, year in implied if q == quarter}
+    if implied and not agreeing:
+        # Every fiscal-year end the text names puts the quarter elsewhere than the
+        # headings do: one of them is not what it seems, so neither is stated.
         return None
-    years = {year for _, year in implied}
-    if len(years - {None}) > 1:
-        return None  # the text names two fiscal years: state neither
-    year = next(iter(years - {None}), None)
+    years = agreeing - {None}
+    year = years.pop() if len(years) == 1 else None  # two years named: neither
     return f"Q{quarter} {year}" if year else f"Q{quarter} (quarter ended {end.isoformat()})"
 
 

@@ -97,6 +97,46 @@ def test_headings_and_fiscal_year_disagree_then_no_period_is_stated() -> None:
     assert quarterly_fiscal_period(cover("June 28, 2025"), text) is None
 
 
+def test_balance_sheet_against_the_previous_quarter_then_the_years_end_still_names_it() -> None:
+    # A balance sheet as of June 30, 2025 and March 31, 2025 is three months after a
+    # quarter's end, not a year's: the annual report's year end agrees with the headings.
+    text = (
+        "Three Months Ended Six Months Ended\nJune 30, 2025\n"
+        "The segment's balance sheet as of June 30, 2025 and March 31, 2025 shows ...\n"
+        "Form 10-K for the year ended December 31, 2024"
+    )
+
+    assert quarterly_fiscal_period(cover("June 30, 2025"), text) == "Q2 2025"
+
+
+def test_two_fiscal_years_named_for_the_quarter_then_only_its_end_is_kept() -> None:
+    text = (
+        "Three Months Ended Six Months Ended\nJune 30, 2025\n"
+        "Form 10-K for the year ended December 31, 2024\n"
+        "effective for the fiscal year ending December 31, 2026 (sic)"
+    )
+    # December 31, 2026 is 18 months on: no quarter of it. A second year is named only
+    # by a date that fits the quarter as well:
+    assert quarterly_fiscal_period(cover("June 30, 2025"), text) == "Q2 2025"
+    text += "\nthe fiscal year ending January 3, 2026"
+
+    assert quarterly_fiscal_period(cover("June 30, 2025"), text) == "Q2 (quarter ended 2025-06-30)"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "For the quarter ended June 30, 2025",
+        "FOR THE QUARTERLY PERIOD ENDED JUNE 30, 2025",
+        "For the quarterly period ended | June 30, 2025",
+    ],
+)
+def test_cover_wordings_of_the_quarters_end_then_read(line: str) -> None:
+    text = "Three Months Ended Six Months Ended\nForm 10-K for fiscal year ended December 31, 2024"
+
+    assert quarterly_fiscal_period(f"{COVER}{line}\n", text) == "Q2 2025"
+
+
 def test_prose_mentioning_nine_months_then_it_is_not_a_column_heading() -> None:
     text = (
         "Three Months Ended\nMarch 31, 2025\n"
