@@ -29,7 +29,9 @@ import platform
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -48,6 +50,7 @@ from tools.sentiment import (  # noqa: E402
     load_scorer,
     score,
 )
+from tools.sentiment._data import SPLITS, Split  # noqa: E402
 from tools.sentiment._lexicon import classify  # noqa: E402
 from tools.sentiment._types import Scorer  # noqa: E402
 
@@ -69,13 +72,14 @@ def interval(samples: np.ndarray) -> str:
 
 def print_data() -> None:
     print("labelled set (team-written):")
-    for split in ("train", "dev", "test", "hard"):
+    for split in SPLITS:
         counts = Counter(e.label for e in load_labelled(split))
         shares = ", ".join(f"{label} {counts[label]}" for label in LABELS)
-        print(f"  {split:<5} {sum(counts.values()):>4} sentences: {shares}")
+        print(f"  {split:<6} {sum(counts.values()):>4} sentences: {shares}")
 
 
-def accuracy_table(split: str, scorers: dict[str, Scorer]) -> None:
+def accuracy_table(split: Split, scorers: dict[str, Scorer]) -> dict[str, np.ndarray]:
+    """Print the split's table; return each scorer's probabilities (rows in file order)."""
     examples = load_labelled(split)
     texts, labels = [e.text for e in examples], [e.label for e in examples]
     majority = Counter(e.label for e in load_labelled("train")).most_common(1)[0][0]
@@ -113,9 +117,36 @@ def accuracy_table(split: str, scorers: dict[str, Scorer]) -> None:
     print("reliability (confidence bin: n, mean confidence -> accuracy)")
     for name in scorers:
         print(f"  {name:<10} " + "  ".join(reliability(probabilities_of[name], labels)))
+    return probabilities_of
 
 
-def reliability(probabilities: np.ndarray, labels: list[str]) -> list[str]:
+def compare(before_path: Path, after: dict[str, np.ndarray]) -> None:
+    """Paired bootstrap of the accuracy change, per split and model, against the
+    probabilities another run saved with ``--save`` (same sentences, same order)."""
+    before = np.load(before_path)
+    print(f"\nchange against {before_path} (paired bootstrap, 95% CI)")
+    for key, now in after.items():
+        if key not in before.files:
+            continue
+        split = key.split("/")[0]
+        examples = load_labelled(cast(Split, split))
+        truth = np.array([LABELS.index(e.label) for e in examples])
+        was = before[key]
+        if was.shape != now.shape:
+            print(f"  {key:<18} skipped: {was.shape} rows before, {now.shape} now")
+            continue
+        samples = bootstrap({"before": was.argmax(1) == truth, "after": now.argmax(1) == truth})
+        diff = samples["after"] - samples["before"]
+        ece_was = evaluate(was, [e.label for e in examples]).ece
+        ece_now = evaluate(now, [e.label for e in examples]).ece
+        print(
+            f"  {key:<18} accuracy {(was.argmax(1) == truth).mean():.3f} -> "
+            f"{(now.argmax(1) == truth).mean():.3f}  change {diff.mean():+.3f} {interval(diff)}"
+            f"  ECE {ece_was:.3f} -> {ece_now:.3f}"
+        )
+
+
+def reliability(probabilities: np.ndarray, labels: Sequence[str]) -> list[str]:
     """Per confidence bin (0.33-0.5, 0.5-0.7, 0.7-0.9, 0.9-1): how many predictions, their
     mean confidence and how many were right. Calibrated: the two numbers agree."""
     truth = np.array([LABELS.index(label) for label in labels])
@@ -169,6 +200,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=5000, help="headlines for the speed test")
     parser.add_argument("--no-speed", action="store_true", help="accuracy only")
+    parser.add_argument(
+        "--splits",
+        default="test,hard,hard2,dev",
+        help="comma-separated splits to score (held out: test, hard, hard2)",
+    )
+    parser.add_argument("--save", type=Path, help="write every probability to this .npz")
+    parser.add_argument(
+        "--compare", type=Path, help="a --save file of another run: paired accuracy change"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(
@@ -181,10 +221,19 @@ def main() -> None:
     encoder.embed(["warm up"])
     load_seconds = time.perf_counter() - began
     scorers = {name: load_scorer(name, encoder=encoder) for name in SCORERS}
-    accuracy_table("test", scorers)
-    accuracy_table("hard", scorers)
-    accuracy_table("dev", scorers)
-    print("  (dev: read for lexicon fixes and used for the temperatures, so optimistic)")
+    probabilities: dict[str, np.ndarray] = {}
+    for name in args.splits.split(","):
+        if name not in SPLITS:
+            parser.error(f"unknown split {name!r}; choose from {', '.join(SPLITS)}")
+        split = cast(Split, name)
+        for scorer, rows in accuracy_table(split, scorers).items():
+            probabilities[f"{split}/{scorer}"] = rows
+        if split in ("dev", "calib", "train"):
+            print(f"  ({split}: not held out (fitted or read for fixes), so optimistic)")
+    if args.save:
+        np.savez(args.save, **probabilities)  # type: ignore[arg-type]
+    if args.compare:
+        compare(args.compare, probabilities)
     if not args.no_speed:
         print(f"\nmodel load (import sentence-transformers + load MiniLM): {load_seconds:.1f} s")
         speed(args.n, scorers)

@@ -1,8 +1,12 @@
 """A multinomial logistic regression on the bundled all-MiniLM-L6-v2 sentence embeddings
-(optionally with the lexicon's two masses appended: the "hybrid" scorer).
+(optionally with lexicon features appended: the "hybrid" scorer).
 
-The weights are tiny (3 × 384 plus 3 biases) and ship as JSON next to this module; they
-are produced by ``train_embedding_classifier`` (``_train.py``) from the training split.
+The weights are tiny (3 × (384 + lexicon features) plus 3 biases) and ship as JSON next
+to this module; they are produced by ``train_embedding_classifier`` (``_train.py``) from
+the labelled set. The embeddings come from sentence-transformers' torch backend in
+float32 (``BundledMiniLM``), in training and in scoring alike; the knowledge base's
+embedder (``rag_index``, ``TILLER_EMBEDDING_BACKEND``) is a separate object and its
+backend never feeds these weights.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from tools.sentiment._types import LABELS, softmax
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
 EMBEDDING_DIM = 384
 BATCH_SIZE = 64
+PN_FEATURES = ("P", "N")
+LEXICON_FEATURE_SETS = ((), PN_FEATURES, _lexicon.EXTENDED_FEATURES)
 
 
 class TextEncoder(Protocol):
@@ -77,18 +83,23 @@ class BundledMiniLM:
 @dataclass(frozen=True)
 class ClassifierWeights:
     """A trained classifier and how it was made. ``coef`` is ``(3, n_features)`` in
-    ``LABELS`` order; the features are the embedding, then (P, N) when ``with_lexicon``."""
+    ``LABELS`` order; the features are the embedding, then the ``lexicon_features`` named
+    (none; the masses (P, N); or ``_lexicon.EXTENDED_FEATURES``)."""
 
     coef: np.ndarray
     intercept: np.ndarray
     embedding_model: str
-    with_lexicon: bool
+    lexicon_features: tuple[str, ...]
     c: float
     seed: int
     n_train: int
     train_fingerprint: str
     cv_accuracy: float
     temperature: float = 1.0
+
+    @property
+    def with_lexicon(self) -> bool:
+        return bool(self.lexicon_features)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(x @ self.coef.T + self.intercept)
@@ -98,6 +109,7 @@ class ClassifierWeights:
             "labels": list(LABELS),
             "embedding_model": self.embedding_model,
             "with_lexicon": self.with_lexicon,
+            "lexicon_features": list(self.lexicon_features),
             "c": self.c,
             "seed": self.seed,
             "n_train": self.n_train,
@@ -113,14 +125,19 @@ class ClassifierWeights:
         if tuple(data["labels"]) != LABELS:
             raise DataError(f"classifier labels {data['labels']} are not {list(LABELS)}")
         coef = np.asarray(data["coef"], dtype=np.float64)
-        expected = EMBEDDING_DIM + (2 if data["with_lexicon"] else 0)
+        # Files written before the extended features name none: (P, N) or nothing.
+        default = PN_FEATURES if data["with_lexicon"] else ()
+        lexicon_features = tuple(data.get("lexicon_features", default))
+        if lexicon_features not in LEXICON_FEATURE_SETS:
+            raise DataError(f"unknown lexicon features {list(lexicon_features)}")
+        expected = EMBEDDING_DIM + len(lexicon_features)
         if coef.shape != (len(LABELS), expected):
             raise DataError(f"classifier weights have shape {coef.shape}, not (3, {expected})")
         return cls(
             coef=coef,
             intercept=np.asarray(data["intercept"], dtype=np.float64),
             embedding_model=data["embedding_model"],
-            with_lexicon=bool(data["with_lexicon"]),
+            lexicon_features=lexicon_features,
             c=float(data["c"]),
             seed=int(data["seed"]),
             n_train=int(data["n_train"]),
@@ -147,10 +164,18 @@ def load_weights(path: Path) -> ClassifierWeights:
     return ClassifierWeights.from_json(data)
 
 
-def design_matrix(embeddings: np.ndarray, texts: Sequence[str], with_lexicon: bool) -> np.ndarray:
-    if not with_lexicon:
+def design_matrix(
+    embeddings: np.ndarray, texts: Sequence[str], lexicon_features: Sequence[str]
+) -> np.ndarray:
+    """The classifier's input: the embeddings, then the named lexicon features."""
+    names = tuple(lexicon_features)
+    if not names:
         return np.asarray(embeddings, dtype=np.float64)
-    return np.hstack([embeddings, _lexicon.features(texts)])
+    if names == PN_FEATURES:
+        return np.hstack([embeddings, _lexicon.features(texts)])
+    if names == _lexicon.EXTENDED_FEATURES:
+        return np.hstack([embeddings, _lexicon.extended_features(texts)])
+    raise ConfigError(f"unknown lexicon features {list(names)}")
 
 
 class EmbeddingScorer:
@@ -167,5 +192,5 @@ class EmbeddingScorer:
         self._encoder = encoder
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        x = design_matrix(self._encoder.embed(texts), texts, self.weights.with_lexicon)
+        x = design_matrix(self._encoder.embed(texts), texts, self.weights.lexicon_features)
         return softmax(self.weights.logits(x), self.weights.temperature)

@@ -58,7 +58,7 @@ PHRASES: tuple[tuple[str, str], ...] = (
     (r"fell through", " collapsed "),
     (r"(?:top|upper|high) end of", " upper-end "),
     (r"(?:bottom|low|lower) end of", " lower-end "),
-    (r"(?:worst|bottom) (?:\S+ ){0,5}(?:is|are|was) (?:behind|over|past)", " recovery "),
+    (r"(?:worst|bottom) (?:\S+ ){0,5}(?:is|are|was) (?:\S+ )?(?:behind|over|past)", " recovery "),
     (r"(?:moved|cut|lowered|downgraded) (?:\S+ ){0,3}to sell", " downgrade "),
     (r"(?:writes?|wrote|writing) (?:down|off)", " writedown "),
     (
@@ -99,7 +99,44 @@ PHRASES: tuple[tuple[str, str], ...] = (
     (r"special dividend|share buyback", " buyback "),
     (r"market share", " market-share "),
     (r"cash flow", " cash-flow "),
-    (r"picked up|stepped up|ramped up", " increased "),
+    (r"pick(?:ed|s|ing)? up|stepped up|ramped up", " increased "),
+    # Hedged obligations state a direction: "may have to close", "may need to raise capital".
+    (r"(?:may|might|could|would) (?:\S+ )?(?:have|need|be forced|be required) to", " must "),
+    (r"weigh(?:s|ed|ing)? (?:heavily )?on", " hurt "),
+    # Comparisons with the market or peers decide the tone, not the verb before them:
+    # "sales fell 1%, less than the market's 5% decline" is good news.
+    (
+        r"(?:less|smaller|milder|slower) than (?:\S+ ){0,4}(?:declines?|drops?|falls?|"
+        r"contractions?|decreases?)",
+        " beat-peers ",
+    ),
+    (
+        r"(?:lag|lags|lagged|lagging|trail|trails|trailed|trailing|behind) (?:\S+ ){0,4}"
+        r"(?:growth|rise|increase|gains?)",
+        " lagged-peers ",
+    ),
+    (
+        r"(?:(?:grew|grown|grows|grow|growing|rose|risen|increased) )?(?:more slowly|slower|"
+        r"less) than (?:the |its |their )?(?:overall |wider |broader )?(?:market|markets|"
+        r"peers|rivals|competitors|industry|sector)(?!')",
+        " lagged-peers ",
+    ),
+    (
+        r"(?:(?:grew|grown|grows|grow|growing|rose|risen|increased) )?(?:faster|more) than "
+        r"(?:the |its |their )?(?:overall |wider |broader )?(?:market|markets|peers|rivals|"
+        r"competitors|industry|sector)(?!')",
+        " beat-peers ",
+    ),
+    (r"(?:fell|falling|fallen|lagged|lags|lagging) behind", " lagged-peers "),
+    (r"(?:lowest|low)-cost", " cost-leader "),
+    (r"(?:closed|opened|ended|finished) at (?=(?:\S+ )?\d)", " at "),
+    (r"approved the (?:financial statements|annual accounts|accounts|minutes|agenda)", " "),
+    (
+        r"(?:received|receives|signed|signs|booked|books|secured|secures|landed|lands) "
+        r"(?:\S+ ){0,4}(?:order|orders|contract|contracts|charter|agreement)",
+        " new-business ",
+    ),
+    (r"creat(?:e|es|ed|ing) (?:\S+ ){0,2}(?:new )?jobs", " new-business "),
     (r"hit (?:by|with|hard)", " hurt "),
     (r"wip(?:ed|es|ing) out", " wiped-out "),
 )
@@ -156,6 +193,7 @@ COMPILED_PHRASES = tuple((_anchors(p), re.compile(rf"\b(?:{p})\b"), r) for p, r 
 # --- tone words: weight > 0 ------------------------------------------------------------
 _POSITIVE_STRONG = words("""
     better-than-expected better-than-feared beat-and-raise return-to-growth breakthrough blowout
+    beat-peers
 """)
 _POSITIVE_PLAIN = words("""
     beat beats beating topped tops exceed* surpass* outpac* outperform* overweight upgrad*
@@ -167,11 +205,11 @@ _POSITIVE_PLAIN = words("""
 _POSITIVE_MILD = words("""
     solid momentum milestone premium secured secures positive profitability efficien* compliance
     confident listing benefit* selected lands landed rich preorders synerg* resum* reimburs*
-    upper-end
+    upper-end new-business cost-leader authoris* authoriz*
 """)
 _NEGATIVE_STRONG = words("""
     bankrupt* insolven* fraud* going-concern material-weakness profit-warning scandal
-    worse-than-expected turned-negative delist* restat*
+    worse-than-expected turned-negative delist* restat* lagged-peers
 """)
 _NEGATIVE_PLAIN = words("""
     miss misses missed missing weak weaker weakest weakness weaken* downgrad* lawsuit* sue sued
@@ -184,7 +222,8 @@ _NEGATIVE_PLAIN = words("""
     liquidat* frozen freez* depeg* turmoil downturn* advers* harm* deteriorat* pessimis*
     dilution dilutive overhang default defaults defaulted loss losses deficit* overrun* grounded
     flood* bad-loans unfavorable unfavourable ransomware cyberattack* not-enough hurt wiped-out
-    rate-hike junk worst negative
+    rate-hike junk worst negative terminat* redundanc* lag lags lagged lagging trail trails
+    trailed trailing
 """)
 _NEGATIVE_MILD = words("""
     concern* fear* worr* resign* tariff* fire fine paus* volatil* pressure* challeng* difficult*
@@ -221,7 +260,8 @@ BAD_THINGS = words("""
     delinquenc* churn claims inventory inventories outflows redemptions provisions rate
     rates yields burn complaints loss losses deficit* fear* concern* worr* risk risks
     pressure* uncertain* volatil* default defaults impairment* writedown* shortfall*
-    headwind* charge charges layoff* bad-loans tariff* overrun* shortage*
+    headwind* charge charges layoff* bad-loans tariff* overrun* shortage* cost-to-income
+    loan-to-value
 """)  # fmt: skip
 
 # --- direction words: their sign, and their own weight when nothing is attached ------

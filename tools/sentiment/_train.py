@@ -13,14 +13,16 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import ConfigError
-from tools.sentiment._data import Example, fingerprint, load_labelled
+from tools.sentiment._data import Example, Split, fingerprint, load_labelled
 from tools.sentiment._embedding import (
+    PN_FEATURES,
     BundledMiniLM,
     ClassifierWeights,
     TextEncoder,
     design_matrix,
     save_weights,
 )
+from tools.sentiment._lexicon import EXTENDED_FEATURES
 from tools.sentiment._types import LABELS, fit_temperature
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "data"
@@ -30,6 +32,20 @@ SHIPPED_WEIGHTS = {
 }
 C_GRID = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 FOLDS = 5
+# The shipped classifiers are fitted on train + dev (the cross-validation that picks C
+# runs there too) and their temperatures on "calib", which nobody read while writing the
+# lexicon; "test", "hard" and "hard2" are held out.
+FIT_SPLITS: tuple[Split, ...] = ("train", "dev")
+TEMPERATURE_SPLIT: Split = "calib"
+SHIPPED_LEXICON_FEATURES: dict[str, tuple[str, ...]] = {
+    "embedding": (),
+    "hybrid": EXTENDED_FEATURES,
+}
+
+
+def fit_examples() -> list[Example]:
+    """The examples the shipped classifiers and the lexicon calibration are fitted on."""
+    return [e for split in FIT_SPLITS for e in load_labelled(split)]
 
 
 def train_embedding_classifier(
@@ -38,16 +54,20 @@ def train_embedding_classifier(
     *,
     seed: int = 0,
     with_lexicon: bool = False,
+    lexicon_features: Sequence[str] | None = None,
     held_out: Sequence[Example] = (),
     c_grid: Sequence[float] = C_GRID,
     embeddings: np.ndarray | None = None,
     held_out_embeddings: np.ndarray | None = None,
 ) -> ClassifierWeights:
-    """Fit a multinomial logistic regression on ``examples`` (the training split).
+    """Fit a multinomial logistic regression on ``examples``.
+
+    The features are the embedding, then ``lexicon_features`` (default: (P, N) when
+    ``with_lexicon``, else none; or ``_lexicon.EXTENDED_FEATURES``).
 
     The inverse L2 strength C is the grid value with the best mean log loss over
     stratified ``FOLDS``-fold cross-validation (folds shuffled with ``seed``); the model is
-    then refitted on every example. With ``held_out`` (the dev split), a temperature is
+    then refitted on every example. With ``held_out`` (the calibration split), a temperature is
     fitted there (it changes confidences, never labels). ``embeddings`` and
     ``held_out_embeddings`` may pass precomputed vectors (same order) to skip encoding."""
     from sklearn.linear_model import LogisticRegression
@@ -57,8 +77,11 @@ def train_embedding_classifier(
         raise ConfigError("training needs examples of all three labels")
     texts = [e.text for e in examples]
     y = np.array([LABELS.index(e.label) for e in examples])
+    names = tuple(lexicon_features) if lexicon_features is not None else ()
+    if lexicon_features is None and with_lexicon:
+        names = PN_FEATURES
     vectors = encoder.embed(texts) if embeddings is None else embeddings
-    x = design_matrix(vectors, texts, with_lexicon)
+    x = design_matrix(vectors, texts, names)
     folds = list(StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(x, y))
     best: tuple[float, float, float] | None = None  # (log loss, C, accuracy)
     for c in c_grid:
@@ -77,7 +100,7 @@ def train_embedding_classifier(
         coef=model.coef_.astype(np.float64),
         intercept=model.intercept_.astype(np.float64),
         embedding_model=encoder.name,
-        with_lexicon=with_lexicon,
+        lexicon_features=names,
         c=best[1],
         seed=seed,
         n_train=len(examples),
@@ -88,29 +111,30 @@ def train_embedding_classifier(
         return weights
     texts = [e.text for e in held_out]
     vectors = encoder.embed(texts) if held_out_embeddings is None else held_out_embeddings
-    logits = weights.logits(design_matrix(vectors, texts, with_lexicon))
+    logits = weights.logits(design_matrix(vectors, texts, names))
     return replace(weights, temperature=fit_temperature(logits, [e.label for e in held_out]))
 
 
 def retrain_shipped(
     encoder: TextEncoder | None = None, *, seed: int = 0, write: bool = False
 ) -> dict[str, ClassifierWeights]:
-    """Retrain the shipped "embedding" and "hybrid" classifiers on the training split,
-    with temperatures fitted on the dev split; with ``write``, overwrite the shipped
-    files (they were written by ``retrain_shipped(write=True)``)."""
-    train, dev = load_labelled("train"), load_labelled("dev")
+    """Retrain the shipped "embedding" and "hybrid" classifiers on ``FIT_SPLITS``, with
+    temperatures fitted on ``TEMPERATURE_SPLIT``; with ``write``, overwrite the shipped
+    files (they were written by ``retrain_shipped(write=True)``). One encoder embeds
+    both, so training and temperature see vectors from the same backend."""
+    examples, calib = fit_examples(), load_labelled(TEMPERATURE_SPLIT)
     active = encoder or BundledMiniLM()
-    vectors = active.embed([e.text for e in train])
-    dev_vectors = active.embed([e.text for e in dev])
+    vectors = active.embed([e.text for e in examples])
+    calib_vectors = active.embed([e.text for e in calib])
     weights = {
         name: train_embedding_classifier(
-            train,
+            examples,
             active,
             seed=seed,
-            with_lexicon=name == "hybrid",
-            held_out=dev,
+            lexicon_features=SHIPPED_LEXICON_FEATURES[name],
+            held_out=calib,
             embeddings=vectors,
-            held_out_embeddings=dev_vectors,
+            held_out_embeddings=calib_vectors,
         )
         for name in SHIPPED_WEIGHTS
     }

@@ -15,7 +15,14 @@ from tools.sentiment import (
     score_one,
 )
 from tools.sentiment import _lexicon_terms as terms
-from tools.sentiment._lexicon import _ABBREVIATION, _TOKEN, tokens
+from tools.sentiment._lexicon import (
+    _ABBREVIATION,
+    _TOKEN,
+    EXTENDED_FEATURES,
+    extended_features,
+    tokens,
+)
+from tools.sentiment._train import fit_examples
 
 
 def tone(text: str) -> float:
@@ -74,6 +81,65 @@ def test_the_clause_after_but_outweighs_the_one_before() -> None:
     assert tone("Despite a slight revenue miss, profits rose sharply") > 0
 
 
+@pytest.mark.parametrize(
+    ("positive", "negative"),
+    [
+        # Comparisons with the market: the comparison decides, not the verb before it.
+        (
+            "Sales fell 1%, less than the market's 5% decline.",
+            "Sales rose 1%, lagging the 6% growth of the wider market.",
+        ),
+        (
+            "Jetty grew faster than the market for a fourth quarter.",
+            "Jetty grew more slowly than the market for a fourth quarter.",
+        ),
+        ("Wrenfold is now the lowest-cost producer in Europe.", "Its shares trailed the index."),
+        # Ratios where lower is better.
+        ("The loan-to-value ratio fell to 31%.", "The loan-to-value ratio rose to 48%."),
+        ("The worst of the slump is probably over.", "The worst is yet to come."),
+        ("The firm received an order worth EUR 5 mn.", "Fuel costs will weigh on margins."),
+        ("The plant will open next year, creating 200 new jobs.", "It cut 90 redundancies."),
+    ],
+)
+def test_comparisons_and_hedged_obligations_read_their_direction(
+    positive: str, negative: str
+) -> None:
+    assert tone(positive) > 0 > tone(negative), (analyse(positive), analyse(negative))
+
+
+def test_a_hedged_obligation_counts_in_full_but_a_bare_hedge_is_damped() -> None:
+    # "may have to cut" says the cut is coming; "could cut" only that it might.
+    assert tone("The group may have to cut 200 jobs.") == tone("The group will cut 200 jobs.")
+    assert tone("The group will cut 200 jobs.") < tone("The group could cut 200 jobs.") < 0
+
+
+def test_a_closing_price_is_not_a_closure_and_approving_accounts_is_not_news() -> None:
+    assert analyse("The share price closed at EUR 12.30.").hits == ()
+    assert analyse("The meeting approved the financial statements for 2024.").hits == ()
+
+
+def test_extended_features_keep_hedged_mass_apart_and_flag_balance_words() -> None:
+    rows = extended_features(
+        [
+            "Revenue fell 12%.",
+            "Revenue could fall 12%.",
+            "Operating profit rose to EUR 13.1 mn from EUR 8.7 mn.",
+            "Lower prices were offset by higher volumes.",
+        ]
+    )
+    named = [dict(zip(EXTENDED_FEATURES, row, strict=True)) for row in rows]
+    plain, hedged, figures, balanced = named
+    assert plain["N"] > 0 and plain["N hedged"] == 0
+    assert hedged["N hedged"] == pytest.approx(hedged["N"]) and 0 < hedged["N"] < plain["N"]
+    assert figures["figures"] == 1 and plain["figures"] == 0
+    assert balanced["balance words"] == 1 and plain["balance words"] == 0
+    np.testing.assert_array_equal(rows[:, :2], [[e.positive, e.negative] for e in map(analyse, [
+        "Revenue fell 12%.", "Revenue could fall 12%.",
+        "Operating profit rose to EUR 13.1 mn from EUR 8.7 mn.",
+        "Lower prices were offset by higher volumes.",
+    ])])  # fmt: skip
+
+
 def test_hits_explain_the_score() -> None:
     hits = analyse("The quarterly loss narrowed sharply").hits
     assert [(h.words, h.amount > 0) for h in hits] == [("loss … narrowed", True)]
@@ -93,8 +159,8 @@ def test_phrase_anchors_never_skip_a_phrase_that_would_match() -> None:
         assert tokens(example.text) == slow_tokens(example.text), example.id
 
 
-def test_shipped_calibration_is_what_calibrating_on_train_and_dev_gives() -> None:
-    fitted = calibrate_lexicon(load_labelled("train"), load_labelled("dev"))
+def test_shipped_calibration_is_what_calibrating_on_train_dev_and_calib_gives() -> None:
+    fitted = calibrate_lexicon(fit_examples(), load_labelled("calib"))
     np.testing.assert_allclose(fitted.coef, SHIPPED_CALIBRATION.coef, atol=2e-4)
     np.testing.assert_allclose(fitted.intercept, SHIPPED_CALIBRATION.intercept, atol=2e-4)
     assert fitted.temperature == pytest.approx(SHIPPED_CALIBRATION.temperature, abs=0.01)

@@ -3,12 +3,13 @@ the training function produces from the labelled set."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from core.errors import NotFoundError
+from core.errors import DataError, NotFoundError
 from tools.sentiment import (
     FROZEN_FINGERPRINTS,
     SHIPPED_WEIGHTS,
@@ -21,6 +22,7 @@ from tools.sentiment import (
     train_embedding_classifier,
 )
 from tools.sentiment._embedding import TextEncoder
+from tools.sentiment._train import SHIPPED_LEXICON_FEATURES, TEMPERATURE_SPLIT, fit_examples
 from tools.sentiment._types import Scorer
 
 # Measured when the test split was first scored (181 sentences): embedding 0.757,
@@ -39,12 +41,13 @@ def test_accuracy_on_the_held_out_test_split(name: str, scorers: dict[str, Score
 @pytest.mark.parametrize("name", ["embedding", "hybrid"])
 def test_retraining_reproduces_the_shipped_weights(name: str, encoder: TextEncoder) -> None:
     shipped = load_weights(SHIPPED_WEIGHTS[name])
-    train, dev = load_labelled("train"), load_labelled("dev")
-    assert shipped.train_fingerprint == fingerprint(train), "retrain: the training split changed"
+    examples, calib = fit_examples(), load_labelled(TEMPERATURE_SPLIT)
+    assert shipped.train_fingerprint == fingerprint(examples), "retrain: train or dev changed"
+    assert shipped.lexicon_features == SHIPPED_LEXICON_FEATURES[name]
     # The C search is a loop over the same fit; refitting at the chosen C keeps this fast.
     weights = train_embedding_classifier(
-        train, encoder, seed=shipped.seed, with_lexicon=name == "hybrid", held_out=dev,
-        c_grid=[shipped.c],
+        examples, encoder, seed=shipped.seed, lexicon_features=shipped.lexicon_features,
+        held_out=calib, c_grid=[shipped.c],
     )  # fmt: skip
     np.testing.assert_allclose(weights.coef, shipped.coef, atol=2e-4)
     np.testing.assert_allclose(weights.intercept, shipped.intercept, atol=2e-4)
@@ -58,6 +61,21 @@ def test_weights_round_trip_through_json(tmp_path: Path) -> None:
     assert isinstance(again, ClassifierWeights)
     np.testing.assert_array_equal(again.coef, shipped.coef)
     assert again.to_json() == shipped.to_json()
+
+
+def test_weights_written_before_the_extended_features_still_load(tmp_path: Path) -> None:
+    # Files from before issue 14's second round have only "with_lexicon": (P, N) or none.
+    data = load_weights(SHIPPED_WEIGHTS["embedding"]).to_json()
+    del data["lexicon_features"]
+    data["with_lexicon"] = True
+    data["coef"] = [[*row, 0.5, -0.5] for row in data["coef"]]
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    old = load_weights(tmp_path / "old.json")
+    assert old.lexicon_features == ("P", "N") and old.with_lexicon
+    data["lexicon_features"] = ["P", "N", "sarcasm"]
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    with pytest.raises(DataError, match="unknown lexicon features"):
+        load_weights(tmp_path / "bad.json")
 
 
 def test_missing_weights_say_how_to_make_them(tmp_path: Path) -> None:
