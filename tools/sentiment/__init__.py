@@ -56,7 +56,7 @@ from tools.sentiment._lexicon import (
     analyse,
     calibrate_lexicon,
 )
-from tools.sentiment._llm import LLMScorer
+from tools.sentiment._llm import LLMScorer, fit_llm_temperature
 from tools.sentiment._train import (
     SHIPPED_WEIGHTS,
     retrain_shipped,
@@ -92,6 +92,7 @@ __all__ = [
     "calibrate_lexicon",
     "evaluate",
     "fingerprint",
+    "fit_llm_temperature",
     "load_labelled",
     "load_scorer",
     "load_weights",

@@ -7,8 +7,12 @@ one goes back to the model with the problem (``LLMSession.structured``), and aft
 retries the call fails with the session's error rather than inventing a label.
 
 Probabilities: the label gets the model's stated confidence (at least 1/3) and the other
-two share the rest equally. A model's stated confidence is not calibrated; the README's
-table says what it is worth on our held-out sentences when one was measured.
+two share the rest equally. A model's stated confidence is not calibrated: with a
+``temperature`` (fitted by ``fit_llm_temperature`` on labelled sentences the model has
+not been tuned on, such as the "calib" split) the rows become
+``softmax(log(rows) / temperature)``, which keeps every label and moves the confidence
+towards what the model's answers were worth there. The default, 1, keeps the stated
+confidence.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from typing import Any, Literal, Protocol, TypeVar
 import numpy as np
 from pydantic import BaseModel, Field
 
-from tools.sentiment._types import LABELS
+from tools.sentiment._data import Example
+from tools.sentiment._types import LABELS, fit_temperature, softmax
 
 LLM_BATCH = 20
 T = TypeVar("T", bound=BaseModel)
@@ -72,16 +77,26 @@ class StructuredLLM(Protocol):
 class LLMScorer:
     """``Scorer`` over a configured chat model (see the module doc)."""
 
-    def __init__(self, session: StructuredLLM) -> None:
+    def __init__(self, session: StructuredLLM, *, temperature: float = 1.0) -> None:
+        if not temperature > 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
         self.session = session
         self.name = f"llm:{session.model}"
+        self.temperature = temperature
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+    def stated_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """The probabilities as the model stated them (no temperature)."""
         out = np.zeros((len(texts), len(LABELS)))
         for start in range(0, len(texts), LLM_BATCH):
             batch = texts[start : start + LLM_BATCH]
             out[start : start + len(batch)] = self._batch(batch)
         return out
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        stated = self.stated_proba(texts)
+        if self.temperature == 1.0:
+            return stated
+        return softmax(_logits(stated), self.temperature)
 
     def _batch(self, texts: Sequence[str]) -> np.ndarray:
         from core.llm import ChatMessage
@@ -97,6 +112,19 @@ class LLMScorer:
             rows[verdict.n - 1] = (1 - confidence) / (len(LABELS) - 1)
             rows[verdict.n - 1, LABELS.index(verdict.label)] = confidence
         return rows
+
+
+def _logits(probabilities: np.ndarray) -> np.ndarray:
+    # A stated confidence of 1 leaves 0 for the others; clip so the log stays finite.
+    return np.log(np.clip(probabilities, 1e-6, 1.0))
+
+
+def fit_llm_temperature(scorer: LLMScorer, examples: Sequence[Example]) -> float:
+    """The temperature that makes ``scorer``'s stated confidences match how often it was
+    right on ``examples`` (minimum log loss; above 1 when it overstates its confidence).
+    Costs one LLM call per ``LLM_BATCH`` examples; pass it to ``LLMScorer(temperature=)``."""
+    stated = scorer.stated_proba([e.text for e in examples])
+    return fit_temperature(_logits(stated), [e.label for e in examples])
 
 
 def _complete(count: int) -> Callable[[Verdicts], list[str]]:

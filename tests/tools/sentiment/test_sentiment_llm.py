@@ -17,7 +17,7 @@ from app.cli import app
 from core.llm import LLMSession
 from core.settings import load_settings
 from tests.fakes.openai_server import FakeOpenAI, ScriptedLLM, Structured, llm_overrides
-from tools.sentiment import LLMScorer, score
+from tools.sentiment import Example, LLMScorer, fit_llm_temperature, score
 
 SENTENCES = [
     "Operating profit rose to EUR 13.1 mn from EUR 8.7 mn.",
@@ -97,3 +97,33 @@ def test_cli_sentiment_model_llm_without_an_llm_then_exit_2_saying_what_to_set(
 
     assert result.exit_code == 2
     assert "TILLER_LLM_BASE_URL" in result.stderr
+
+
+def test_llm_temperature_fitted_on_labelled_sentences_then_overstated_confidence_shrinks(
+    tmp_path: Path,
+) -> None:
+    labelled = [
+        Example("c1", "Net sales fell to EUR 58 mn from EUR 66 mn.", "negative", "calib", "t"),
+        Example("c2", "The meeting will be held on April 18.", "neutral", "calib", "t"),
+        Example("c3", "Orders rose 4%, lagging the market.", "negative", "calib", "t"),
+        Example("c4", "The board approved the accounts.", "neutral", "calib", "t"),
+    ]
+    # The model says 0.95 every time but is right on only half of them.
+    overstated = _verdicts(
+        (1, "negative", 0.95), (2, "neutral", 0.95), (3, "positive", 0.95), (4, "positive", 0.95)
+    )
+    script = ScriptedLLM([overstated, _verdicts((1, "negative", 0.95), (2, "neutral", 0.6))])
+    with FakeOpenAI(script, api_key="sk-test") as server:
+        stated = _scorer(server, tmp_path)
+        temperature = fit_llm_temperature(stated, labelled)
+        calibrated = LLMScorer(stated.session, temperature=temperature)
+        probabilities = calibrated.predict_proba(SENTENCES)
+
+    assert temperature > 1.5
+    # Labels stay; the confidence moves towards the 50% the model earned.
+    assert probabilities.argmax(axis=1).tolist() == [0, 1]
+    assert 0.4 < probabilities[0, 0] < 0.8
+    assert probabilities[1, 1] < 0.6
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
+    with pytest.raises(ValueError, match="temperature"):
+        LLMScorer(stated.session, temperature=0.0)
