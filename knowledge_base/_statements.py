@@ -54,6 +54,10 @@ _HEADER_WORDS = re.compile(
 _NO_SCALE = re.compile(r"per[-\s](?:share|unit|rsu)|\bshares\b|\bper\b.*\bshare\b", re.IGNORECASE)
 _END = re.compile(r"^(?:see\s+accompanying|see\s+notes|the\s+accompanying\s+notes)", re.I)
 _HEADING = re.compile(r"^(?:part\s+[ivx]+\b|item\s+\d)", re.IGNORECASE)
+# A wrapped row label: its second line starts with a lower-case parenthesis ("(credit)"),
+# or its first line ends with a word or comma no label ends with.
+_OPEN_PARENTHESIS = re.compile(r"\([a-z][a-z ]*\)")
+_UNFINISHED = re.compile(r"(?:\b(?:of|and|on|to|for|the|in|at|from|by|with|or)|,)$")
 # Lines without a row before a table is given up: a scale line in prose is not a table.
 _PATIENCE = 8
 
@@ -98,7 +102,7 @@ def annotate_statements(blocks: Sequence[Block], *, cells: bool) -> list[Block]:
             continue
         if not table.columns and table.header:
             table.columns = _columns(" ".join(table.header))
-        if len(values) != len(table.columns) or _inner_value(label, cells):
+        if len(values) != len(table.columns) or _inner_value(label, cells) or _years(values):
             table.idle += 1
             if table.idle > _PATIENCE or len(text) > 160:
                 table = None
@@ -134,6 +138,18 @@ def _is_header(text: str, *, loose: bool = False) -> bool:
     return not re.search(r"[A-Za-z]{3,}", rest)
 
 
+def _years(values: list[str]) -> bool:
+    """Only bare years ("2024", no "$", no thousands comma): a line ending in dates or
+    a year in prose ("... outstanding at December 31, 2024"), not a row of amounts."""
+    return all(_YEAR.fullmatch(value) for value in values)
+
+
+def _has_numbers(text: str) -> bool:
+    """Whether a PDF line ends in amounts of its own (years do not count)."""
+    row = _row(text, False)
+    return row is not None and not _years(row[1])
+
+
 def _heading_row(text: str, label: str, values: list[str], *, loose: bool) -> bool:
     """A line that parses as a row but heads columns: its label is headings ("2024 2023"
     after "December 31,"), or its "values" are only years under heading words ("Year
@@ -141,7 +157,7 @@ def _heading_row(text: str, label: str, values: list[str], *, loose: bool) -> bo
     is a year."""
     if _is_header(label, loose=loose):
         return True
-    return all(_YEAR.fullmatch(value) for value in values) and _is_header(text, loose=True)
+    return _years(values) and _is_header(text, loose=True)
 
 
 def _columns(header: str) -> list[str]:
@@ -203,27 +219,40 @@ def _tidy(value: str) -> str:
 
 def _joined_label(out: list[Block], block: Block, label: str, cells: bool) -> str:
     """A PDF row whose label wrapped ("..., beginning" / "balances $ 30,737 ...") gets
-    the line before it back: that line is dropped and its text starts the label."""
-    if cells or not out or not label[:1].islower():
+    the line before it back: that line is dropped and its text starts the label. A
+    wrapped label goes on in lower case, with a parenthesis ("Amortization of prior
+    service cost" / "(credit) 1 1 —"), or after a line that cannot end a label
+    ("Total Comprehensive Income Attributable to Shareowners of" / "The Coca-Cola Company
+    $ 8,063 ..."); the line before has no numbers of its own."""
+    if cells or not out:
         return label
     previous = out[-1]
     prior = previous.text
+    goes_on = label[:1].islower() or _OPEN_PARENTHESIS.match(label) or _UNFINISHED.search(prior)
     if (
-        previous.group != block.group
+        not goes_on
+        or previous.group != block.group
         or previous.in_table
         or prior.endswith(":")
         or _SCALE.search(prior)
         or _is_header(prior)
         or len(prior) > 200
+        or _has_numbers(prior)
     ):
         return label
     out.pop()
     return f"{prior} {label}"
 
 
+def _named(label: str) -> str:
+    """What a row is, without its parentheses and what follows a semicolon: "Treasury
+    stock at cost (31,228,532 and 25,953,460 shares ...)" is an amount, not shares."""
+    return re.sub(r"\([^)]*\)", " ", label).split(";")[0]
+
+
 def _render(table: _Table, label: str, values: list[str]) -> str:
     scaled = table.scale and not all(v.endswith("%") for v in values)
-    if scaled and not _NO_SCALE.search(label) and not _NO_SCALE.search(table.context):
+    if scaled and not _NO_SCALE.search(_named(label)) and not _NO_SCALE.search(table.context):
         label = f"{label} (in {table.scale})"
     cells = [f"{column}: {value}" for column, value in zip(table.columns, values, strict=True)]
     return " | ".join([label, *cells])

@@ -162,11 +162,19 @@ def test_second_panels_year_heading_then_it_starts_the_panel_and_is_no_row() -> 
     ]
 
 
-def test_row_whose_only_value_is_a_year_then_still_a_row() -> None:
-    lines = _pdf("(In millions)\n2024 2023\nExpiration year of the notes 2031 2029")
+def test_line_ending_in_years_then_no_row_of_amounts() -> None:
+    # Amounts above 999 carry a thousands comma; a bare year ends a date or prose.
+    lines = _pdf(
+        "(In millions)\nDecember 31, 2024\nCash $ 1,204\n"
+        "Common stock, 427,757,100 issued and outstanding at December 31, 2024\n"
+        "Tax years within the periods 2004 to 2014 and 2019 to 2023"
+    )
 
-    assert lines[-1].startswith("Expiration year of the notes")
-    assert lines[-1].endswith(" | 2024: 2031 | 2023: 2029")
+    assert lines[2:] == [
+        "Cash (in millions) | 2024: $1,204",
+        "Common stock, 427,757,100 issued and outstanding at December 31, 2024",
+        "Tax years within the periods 2004 to 2014 and 2019 to 2023",
+    ]
 
 
 HEDGES = """
@@ -203,3 +211,38 @@ def test_html_row_with_a_value_cell_between_text_cells_then_left_as_it_was() -> 
 
     assert rows[2] == "Foreign currency contracts | $457 | Net operating revenues | $84"
     assert rows[3] == "Total (in millions) | 2024: $50"
+
+
+def test_pdf_label_wrapped_after_a_word_no_label_ends_with_then_one_row() -> None:
+    lines = _pdf(
+        "(In millions)\n2024 2023 2022\n"
+        "Total Comprehensive Income Attributable to Shareowners of\n"
+        "The Coca-Cola Company $ 8,063 $ 11,334 $ 8,977\n"
+        "Amortization of prior service cost\n(credit) 1 1 —"
+    )
+
+    assert lines[2:] == [
+        "Total Comprehensive Income Attributable to Shareowners of The Coca-Cola Company "
+        "(in millions) | 2024: $8,063 | 2023: $11,334 | 2022: $8,977",
+        "Amortization of prior service cost (credit) (in millions) | 2024: 1 | 2023: 1 | 2022: —",
+    ]
+
+
+def test_pdf_row_after_a_line_with_its_own_amounts_then_not_joined_to_it() -> None:
+    lines = _pdf("(In millions)\n2024 2023\nDeferred taxes 1,257 5 7\n(gain) on sale 3 4")
+
+    assert lines[-1] == "(gain) on sale (in millions) | 2024: 3 | 2023: 4"
+
+
+def test_stock_amount_row_mentioning_shares_in_parentheses_then_scaled() -> None:
+    lines = _pdf(
+        "(in thousands, except share data)\nJune 30, 2025 December 31, 2024\n"
+        "Treasury stock at cost (31,228,532 and 25,953,460 shares) (18,392,942) (13,171,638)\n"
+        "Weighted-average shares outstanding 424,926 427,757"
+    )
+
+    assert lines[2] == (
+        "Treasury stock at cost (31,228,532 and 25,953,460 shares) (in thousands) | "
+        "2025: (18,392,942) | 2024: (13,171,638)"
+    )
+    assert lines[3] == "Weighted-average shares outstanding | 2025: 424,926 | 2024: 427,757"
