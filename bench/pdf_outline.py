@@ -13,7 +13,9 @@ are loaded with the product's loaders and compared:
   (multiset Jaccard; 1.0 = same text under the same heading, so a heading found on the
   table-of-contents page instead of the body would score near 0);
 - metadata: company, tickers, form, fiscal period and date of each copy side by side, with
-  where the PDF loader read each (cover page, signature page, file name).
+  where the PDF loader read each (cover page, signature page, document text, file name);
+- statement rows: how many of the HTML's rewritten rows ("label (in millions) | 2024: 5
+  | 2023: 4") the PDF's text holds word for word.
 
 The HTML loader reads iXBRL facts the PDF has lost, so it is the reference.
 """
@@ -35,6 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from knowledge_base import Document, load_file
 
 FIELDS = ("company", "tickers", "form", "fiscal_period", "published_at")
+# A statement row as _statements writes it: a column named by its year (and period).
+ROW = re.compile(r" \| (?:[a-z]+ (?:months |weeks )?)?(?:19|20)\d\d: ")
 
 
 def _filings() -> Path:
@@ -82,6 +86,7 @@ def main() -> None:
     totals = [0, 0, 0]
     agreement: list[float] = []
     agree_fields = Counter[str]()
+    rows_html = rows_found = 0
     n = 0
     for html_path in sorted(_filings().glob("*.html")):
         pdf_path = args.pdf_dir / f"{html_path.stem}.pdf"
@@ -100,8 +105,13 @@ def main() -> None:
         for name in FIELDS:
             agree_fields[name] += _value(pdf, name) == _value(html, name)
         mean = sum(scores) / len(scores) if scores else float("nan")
+        html_rows = [line for line in html.text.splitlines() if ROW.search(line)]
+        pdf_lines = set(pdf.text.splitlines())
+        found = sum(row in pdf_lines for row in html_rows)
+        rows_html, rows_found = rows_html + len(html_rows), rows_found + found
         print(f"{html_path.stem:24s} pages {len(pdf.page_starts):3d}  sections html {want:2d} "
-              f"pdf {got:2d} common {common:2d} text {mean:.2f}")  # fmt: skip
+              f"pdf {got:2d} common {common:2d} text {mean:.2f}  "
+              f"statement rows {found}/{len(html_rows)}")  # fmt: skip
         for name in FIELDS:
             source = pdf.metadata_sources.get(name, "")
             mine, theirs = _value(pdf, name), _value(html, name)
@@ -114,6 +124,10 @@ def main() -> None:
     print(
         "metadata equal to the HTML loader's: "
         + ", ".join(f"{k} {v}/{n}" for k, v in agree_fields.items())
+    )
+    print(
+        f"statement rows of the HTML found word for word in the PDF: {rows_found}/{rows_html}"
+        f" ({rows_found / max(1, rows_html):.3f})"
     )
 
 
