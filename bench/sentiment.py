@@ -1,19 +1,22 @@
 """Sentiment benchmark: accuracy of the lexicon, embedding and hybrid scorers on the
-held-out test split against a majority-class baseline, and their speed on 5,000
+held-out splits against a majority-class baseline, and their speed on 5,000
 headlines at one and two torch threads.
 
-    .venv/bin/python bench/sentiment.py [--n 5000] [--no-speed]
+    .venv/bin/python bench/sentiment.py [--n 5000] [--no-speed] [--splits test,hard,hard2]
+        [--save run.npz] [--compare other-run.npz]
 
 Data: ``tools/sentiment/data/labelled.jsonl``, written by the Tiller team (no public set
-is available offline). train = 427 sentences the lexicon was written against and the
-classifiers were fitted on; dev = 200 sentences written after the first design, scored
-once, then read for error analysis and used to fit the temperatures (so its numbers are
-optimistic); test = 181 sentences written after the design was frozen and scored once.
-The baseline always predicts the training split's most common label.
+is available offline). train + dev: read while writing the lexicon, and what the
+classifiers and the lexicon calibration are fitted on (so their numbers are optimistic);
+calib: fits the temperatures; test, hard and hard2: held out and frozen by fingerprint
+(see ``tools/sentiment/README.md``). The baseline always predicts the training split's
+most common label. ``--save`` writes every probability; ``--compare`` reads another run's
+file and prints the paired accuracy change per split and model (how before/after runs of
+two commits are compared).
 
-Accuracy intervals: 95% bootstrap over test sentences (2,000 resamples, seed 0);
+Accuracy intervals: 95% bootstrap over the split's sentences (2,000 resamples, seed 0);
 "vs lexicon" is the paired bootstrap interval of the accuracy difference. ECE: 10
-equal-width confidence bins. Speed: the 808 labelled texts cycled to ``--n``, scored
+equal-width confidence bins. Speed: all labelled texts cycled to ``--n``, scored
 with ``tools.sentiment.score`` in one call (the scorers batch internally), wall clock and
 CPU time of the process; the lexicon starts with an empty token cache; "lexicon ×" is
 how many times more texts per CPU-second the lexicon scores. Model load = importing

@@ -5,13 +5,14 @@ Three scorers share one interface (``Scorer``):
 
 - ``lexicon``: a finance lexicon written for Tiller (tone words, direction words acting
   on quantities such as "loss narrowed" or "cut guidance", negation, hedges, contrast),
-  calibrated to probabilities (training split, then a temperature on dev). Pure
+  calibrated to probabilities (train + dev, then a temperature on "calib"). Pure
   Python, several thousand texts per CPU-second.
 - ``embedding``: a multinomial logistic regression on the bundled all-MiniLM-L6-v2
-  sentence embeddings, trained on the training split.
-- ``hybrid`` (the default): the same regression with the lexicon's two masses appended
-  to the embedding. The most accurate on our held-out test split; about 60× slower
-  than the lexicon (~120 headlines per CPU-second) because it runs the transformer.
+  sentence embeddings, trained on the train and dev splits.
+- ``hybrid`` (the default): the same regression with six lexicon features appended to
+  the embedding (the masses, their hedged parts, the figures' direction, balance
+  words). The most accurate on our held-out splits; about 30-60× slower than the
+  lexicon (~120-260 headlines per CPU-second) because it runs the transformer.
 
 The labelled data (``data/labelled.jsonl``) is team-written: see ``README.md`` here for
 its size, balance, splits and why its accuracies likely overstate real-world ones.
