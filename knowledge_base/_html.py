@@ -54,6 +54,15 @@ _BLOCK = frozenset(
 )
 _HEADING_LEVEL = {f"h{n}": n for n in range(1, 7)}
 _HIDDEN = re.compile(r"display\s*:\s*none", re.IGNORECASE)
+# A superscript: <sup>, or text raised by its style (Workiva: "position:relative;
+# top:-3.15pt"), holding only a footnote mark ("1", "(2)", "1,2", "*").
+_RAISED = re.compile(
+    r"vertical-align\s*:\s*super"
+    r"|position\s*:\s*relative\s*;(?:.*;)?\s*(?<![\w-])top\s*:\s*-\s*\d"
+    r"|(?<![\w-])top\s*:\s*-\s*\d[^;]*;(?:.*;)?\s*position\s*:\s*relative",
+    re.IGNORECASE,
+)
+_FOOTNOTE_MARK = re.compile(r"\s*(?:\(?\d{1,2}(?:\s*,\s*\d{1,2})*\)?|\*{1,3})\s*")
 _PAGE_NUMBER = re.compile(r"^(?:page\s+)?-?\s*\d{1,3}\s*[-.]?$", re.IGNORECASE)
 _BOILERPLATE = re.compile(r"^(?:for immediate release|news release|press release|exhibit\b)", re.I)
 _SGML_TYPE = re.compile(rb"<TYPE>\s*([^\s<]+)", re.IGNORECASE)
@@ -133,6 +142,14 @@ def _is_hidden(element: html.HtmlElement) -> bool:
     return bool(style and "none" in style and _HIDDEN.search(style))
 
 
+def _is_footnote_mark(element: html.HtmlElement) -> bool:
+    """A superscript footnote reference ("Net Income Per Share¹"): glued to the word
+    before it, it would make "Share1", a word no question contains; a PDF's text has it
+    apart or not at all."""
+    raised = element.tag == "sup" or bool(_RAISED.search(element.get("style") or ""))
+    return raised and _FOOTNOTE_MARK.fullmatch(element.text_content() or "") is not None
+
+
 class _Collector:
     """Walks the tree, gathering inline text into the current block."""
 
@@ -144,6 +161,8 @@ class _Collector:
     def walk(self, element: html.HtmlElement) -> None:
         tag = element.tag
         if not isinstance(tag, str) or tag in _SKIP or _is_hidden(element):
+            return
+        if _is_footnote_mark(element):
             return
         if tag == "table":
             self.table(element)

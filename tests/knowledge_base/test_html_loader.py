@@ -245,3 +245,36 @@ def test_load_when_malformed_html_then_load_error_says_what_is_wrong(
     assert expected in error.error
     with pytest.raises(DataError, match=expected):
         load_file(path)
+
+
+FOOTNOTED = """<html><body>
+<p>Results (in millions, except per share data):</p>
+<table>
+<tr><td></td><td>2024</td><td>2023</td></tr>
+<tr><td><span>Basic Net Income Per Share</span><span
+ style="font-size:5.85pt;position:relative;top:-3.15pt;vertical-align:baseline">1</span></td>
+<td>$2.47</td><td>$2.48</td></tr>
+<tr><td>Total pension plan assets<sup>(2)</sup></td><td>$3,761</td><td>$4,056</td></tr>
+<tr><td>Revenue</td><td><span style="margin-top:-2pt;position:relative">12</span></td>
+<td>11</td></tr>
+</table>
+<p><span style="position:relative;top:-3pt">1</span>Computed on the weighted average.</p>
+<p>Acme Cola<span style="position:relative;top:-3pt">®</span> grew 10<sup>th</sup> year.</p>
+</body></html>"""
+
+
+def test_superscript_footnote_marks_then_dropped_and_not_glued_to_the_word_before(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "results.html"
+    path.write_text(FOOTNOTED, encoding="utf-8")
+
+    [document] = load_file(path)
+    lines = document.text.splitlines()
+
+    assert "Basic Net Income Per Share | 2024: $2.47 | 2023: $2.48" in lines
+    assert "Total pension plan assets (in millions) | 2024: $3,761 | 2023: $4,056" in lines
+    assert "Revenue (in millions) | 2024: 12 | 2023: 11" in lines  # a value, not a mark
+    assert "Computed on the weighted average." in lines
+    assert "Acme Cola® grew 10th year." in lines  # raised, but no footnote mark
+    assert "Share1" not in document.text

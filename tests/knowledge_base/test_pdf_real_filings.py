@@ -154,6 +154,10 @@ def test_pdf_copy_of_kos_10k_then_no_statement_row_takes_a_heading_or_another_co
     assert "Foreign currency contracts | $457 | Net operating revenues | $84" in (
         from_html.text.splitlines()
     )
+    # A superscript footnote mark is not glued to the HTML's label ("Per Share1").
+    per_share = "Basic Net Income Per Share | 2024: $2.47 | 2023: $2.48 | 2022: $2.20"
+    assert per_share in rows
+    assert per_share in _rewritten_rows(from_html)
     # A panel's heading ("Year Ended December 31, 2023", "December 31, 2024 2023") is no
     # row whose values are years.
     assert not [
