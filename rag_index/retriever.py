@@ -60,7 +60,7 @@ class Retriever:
     # Hybrid only. A search not filtered by ticker whose question names companies of the
     # store ("Coca-Cola", "KO") also runs both legs filtered to those companies and fuses
     # them at this weight (0: off). bench/rag_pdf_eval.py, whole store, hybrid: recall@10
-    # 0.91 -> 0.97 on the tune split, 0.91 -> 0.95 and MRR@10 0.731 -> 0.774 on held2.
+    # 0.91 -> 0.97 on the tune split, 0.91 -> 0.95 and MRR@10 0.731 -> 0.772 on held2.
     company_weight: float = 1.0
     # Hybrid only. A passage in the part of a filing the question asks about (Item 1A for
     # a risk, MD&A for what management said or why) gains this share of a rank-1 hit
