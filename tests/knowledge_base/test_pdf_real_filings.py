@@ -203,3 +203,15 @@ def test_pdf_copy_of_a_10k_or_8k_then_its_fiscal_period_is_the_html_originals(
     assert from_pdf.metadata_sources.get("fiscal_period") == (
         "cover page" if from_pdf.fiscal_period else None
     )
+
+
+def test_pdf_copy_then_a_hyphen_at_a_line_end_stays_a_hyphen(
+    pdf_copies: dict[str, tuple[Document, Document]],
+) -> None:
+    """PDFium joins "forward-" and "looking" on the next line with U+FFFE in place of
+    the hyphen; a search for "forward-looking" must find those passages too."""
+    from_pdf, _ = pdf_copies["aapl-10-q-2025-08-01"]
+
+    assert "\ufffe" not in from_pdf.text
+    assert "forward-looking" in from_pdf.text
+    assert "forwardlooking" not in from_pdf.text
