@@ -22,7 +22,12 @@ from tools.sentiment import (
     train_embedding_classifier,
 )
 from tools.sentiment._embedding import TextEncoder
-from tools.sentiment._train import SHIPPED_LEXICON_FEATURES, TEMPERATURE_SPLIT, fit_examples
+from tools.sentiment._train import (
+    OUT_OF_FOLD_TEMPERATURE,
+    SHIPPED_LEXICON_FEATURES,
+    TEMPERATURE_SPLIT,
+    fit_examples,
+)
 from tools.sentiment._types import Scorer
 
 # Measured when the test split was first scored (181 sentences): embedding 0.757,
@@ -64,7 +69,10 @@ def test_retraining_reproduces_the_shipped_weights(name: str, encoder: TextEncod
     )  # fmt: skip
     np.testing.assert_allclose(weights.coef, shipped.coef, atol=2e-4)
     np.testing.assert_allclose(weights.intercept, shipped.intercept, atol=2e-4)
-    assert weights.temperature == pytest.approx(shipped.temperature, abs=0.01)
+    if OUT_OF_FOLD_TEMPERATURE[name] == 0:
+        assert weights.temperature == pytest.approx(shipped.temperature, abs=0.01)
+    # A temperature pooled with out-of-fold logits needs the fold classifiers' own C
+    # searches: test_sentiment_calibration.py checks it.
 
 
 def test_weights_round_trip_through_json(tmp_path: Path) -> None:
