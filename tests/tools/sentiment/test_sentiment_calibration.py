@@ -238,3 +238,26 @@ def test_shipped_pooled_temperature_is_what_out_of_fold_fitting_gives(
     temperature = pooled_temperature(oof, labels, held, calib_labels)
     assert temperature == pytest.approx(shipped.temperature, abs=0.01)
     assert abs(temperature - fit_temperature(held, calib_labels)) > 0.05
+
+
+def test_nested_comparison_fits_each_temperature_without_the_rows_it_scores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import tools.sentiment._calibration as calibration
+
+    logits = random_logits(100, 13)
+    labels = sampled_labels(logits, 1.0, 14)
+    is_calib = np.arange(100) % 4 == 0
+    sizes: list[int] = []
+
+    def recording(rows: np.ndarray, row_labels: Sequence[str]) -> float:
+        sizes.append(len(row_labels))
+        return fit_temperature(rows, row_labels)
+
+    monkeypatch.setattr(calibration, "fit_temperature", recording)
+    compare_temperatures(logits, labels, is_calib, folds=5, seeds=(0,))
+    # Five outer folds x (calib rows of the other four, all rows of the other four), then
+    # the two final fits on everything: each row is left out of exactly one fold's fits.
+    assert sizes[1:10:2] == [80] * 5
+    assert sum(sizes[0:10:2]) == 4 * 25 and max(sizes[0:10:2]) < 25
+    assert sizes[10:] == [25, 100]
