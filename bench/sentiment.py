@@ -8,11 +8,12 @@ headlines at one and two torch threads.
 Data: ``tools/sentiment/data/labelled.jsonl``, written by the Tiller team (no public set
 is available offline). train + dev: read while writing the lexicon, and what the
 classifiers and the lexicon calibration are fitted on (so their numbers are optimistic);
-calib: fits the temperatures; test, hard and hard2: held out and frozen by fingerprint
-(see ``tools/sentiment/README.md``). The baseline always predicts the training split's
-most common label. ``--save`` writes every probability; ``--compare`` reads another run's
-file and prints the paired accuracy change per split and model (how before/after runs of
-two commits are compared).
+calib: fits the temperatures (the embedding's pooled with train + dev's out-of-fold
+predictions, see ``bench/sentiment_calibration.py``); test, hard and hard2: held out and
+frozen by fingerprint (see ``tools/sentiment/README.md``). The baseline always predicts
+the training split's most common label. ``--save`` writes every probability;
+``--compare`` reads another run's file and prints the paired accuracy change per split
+and model (how before/after runs of two commits are compared).
 
 Accuracy intervals: 95% bootstrap over the split's sentences (2,000 resamples, seed 0);
 "vs lexicon" is the paired bootstrap interval of the accuracy difference. ECE: 10
