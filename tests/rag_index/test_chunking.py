@@ -175,3 +175,31 @@ def test_chunk_when_a_long_run_has_spaces_then_the_cap_cuts_at_whitespace() -> N
 
     assert all(len(c.text) <= 1_000 for c in chunks)
     assert all(c.text.split(" ") == ["x" * 90] * len(c.text.split(" ")) for c in chunks)
+
+
+def test_chunk_when_a_statement_table_is_longer_than_a_passage_then_no_row_is_cut() -> None:
+    labels = (
+        "Purchases of marketable securities",
+        "Proceeds from maturities of marketable securities",
+        "Proceeds from sales of marketable securities",
+        "Payments for acquisition of property, plant and equipment",
+        "Proceeds from non-marketable securities, net of purchases, and other",
+        "Other investing activities, including business acquisitions, net",
+    )
+    rows = [
+        f"{label} (in millions) | 2024: ({i},447) | 2023: ({i + 1},959) | 2022: ({i + 2},708)"
+        for i in range(1, 7)
+        for label in labels
+    ]
+    table = "Investing activities:\n" + "\n".join(rows) + "\n"
+    document = _document([(("Part II", "Item 8. Financial Statements"), table)])
+
+    chunks = chunk_document(document, config=ChunkConfig(chunk_size=64, chunk_overlap=8))
+
+    assert len(chunks) > 4
+    for row in rows:
+        start = document.text.index(row)
+        holders = [c for c in chunks if c.start <= start and start + len(row) <= c.end]
+        assert holders, f"row cut between passages: {row!r}"
+    for chunk in chunks:
+        assert document.text[chunk.start : chunk.end] == chunk.text
