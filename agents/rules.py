@@ -110,7 +110,11 @@ def _size(
         target_w = min(config.neutral_weight * Decimal(str(round(1 + score, 6))), config.max_weight)
     delta_value = target_w * equity - held * price
     explained = ", ".join(f"{n} {v:+.2f}x{w:g}" for n, v, w, _ in parts) or "no signals"
-    head = f"{symbol}: score {score:+.2f} ({explained}); target {target_w:.1%} of equity"
+    if score <= config.strong_bearish:
+        basis = f"exit: score at or below {config.strong_bearish:+g}"
+    else:
+        basis = f"the neutral {config.neutral_weight:.0%} tilted by the score"
+    head = f"{symbol}: score {score:+.2f} ({explained}); target {target_w:.1%} of equity ({basis})"
     if abs(delta_value) < config.rebalance_band * equity:
         return None, head + " — already within the rebalance band: no trade"
     lot = Decimal("0.00001") if Symbol(symbol).is_pair else Decimal(1)
