@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Iterable
@@ -230,14 +231,24 @@ class Container:
 
 
 def _key_file(path: Path, *, lost: str = "delete it to make a new one") -> bytes:
-    """Read a key, creating a random one (owner-only) the first time."""
+    """Read a key, creating a random one (owner-only) the first time. Processes starting
+    together (two queue workers on a new state folder) agree on one key: each writes a
+    whole key to a file of its own and links it into place, and link() fails for all but
+    the first, who then read the winner's key, never a half-written file."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(secrets.token_bytes(32))
-            fh.flush()
-            os.fsync(fh.fileno())
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(secrets.token_bytes(32))
+                fh.flush()
+                os.fsync(fh.fileno())
+            # Another process that made the key first wins: its key is read below.
+            with contextlib.suppress(FileExistsError):
+                os.link(draft, path)
+        finally:
+            draft.unlink(missing_ok=True)
     key = path.read_bytes()
     if len(key) < 32:
         raise ConfigError(f"{path} holds a key shorter than 32 bytes; {lost}")
